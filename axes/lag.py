@@ -1,0 +1,71 @@
+"""lag A = X by N chars | lag A = X after G: show X's labels later.
+
+`by N chars` shifts the stream N characters to the right. `after G` shows,
+from the first character after each span of grouping G, X's label at that
+span's last character, until the next span of G completes. A lag is causal
+only when it covers X's look-ahead (DESIGN.md, "Leaks are subtler than they
+look"): lagging a painted word label after words is causal; lagging NLTK's
+full-sentence POS after tokens is not, because the tagger reads two tokens
+ahead.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from grid_dsl.nodes import LagDecl, Ref
+
+from .base import CAUSAL, Axis, Lookahead, Stream, builds, hold
+
+
+@attrs.frozen(kw_only=True)
+class LagAxis(Axis):
+    kind = "lag"
+    source: str
+    chars: int = 0  # shift, for `by N chars`
+    group: str | None = None  # grouping, for `after G`
+
+    def compute(self, doc, inputs) -> Stream:
+        ids = inputs[self.source].ids
+        n = len(ids)
+        if self.group is None:
+            out = np.zeros(n, dtype=np.int32)
+            if self.chars < n:
+                out[self.chars :] = ids[: n - self.chars]
+            return Stream(out)
+        spans = inputs[self.group].spans
+        ends = np.unique(spans.end[spans.end > spans.start])  # sorted; equal ends share a last character
+        ends = ends[ends < n]
+        return Stream(hold(n, ends, ids[ends - 1]))
+
+
+@builds(LagDecl)
+def build_lag(node: LagDecl, ctx) -> LagAxis | None:
+    source = ctx.axis(node.source)
+    common = dict(name=node.name, labels=source.labels, source=source.name)
+    if isinstance(node.amount, Ref):
+        group = ctx.axis(node.amount)
+        if not group.has_spans:
+            ctx.error(node.amount.loc, f"'{group.name}' has no spans to lag after",
+                      "lag after a grouping (group/chunks), a tagger, a lexicon or an annotation axis")
+            return None
+        if source.lookahead.covered_by_span(group):
+            lookahead = CAUSAL
+        elif not group.boundary_causal:
+            lookahead = Lookahead("unbounded", note=f"where a span of '{group.name}' ends is only known later")
+        else:
+            lookahead = Lookahead("unbounded", note=f"'{source.name}' looks ahead {source.lookahead}, "
+                                                    f"beyond the end of a span of '{group.name}'")
+        return LagAxis(lookahead=lookahead, inputs=(source.name, group.name), group=group.name, **common)
+    if node.amount < 1:
+        ctx.error(node.loc, "a lag must be at least 1 char")
+        return None
+    la = source.lookahead
+    if la.covered_by_chars(node.amount):
+        lookahead = CAUSAL
+    elif la.kind == "chars":
+        lookahead = Lookahead("chars", la.n - node.amount, note=la.note)
+    else:
+        lookahead = la
+    return LagAxis(lookahead=lookahead, inputs=(source.name,), chars=node.amount, **common)

@@ -1,0 +1,84 @@
+"""position / index / depth of a grouping's spans, as bounded integer labels.
+
+    position word_pos = words (max=12)   # offset of the character in its span
+    index sent_no = sentences (max=32)   # the span's index within its parent span
+    depth nesting = phrases (max=8)      # spans containing the character, ancestors included
+
+Values at or above `max` share the label "max+"; characters outside every
+span have no label. For nested spans the innermost one counts.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from grid_dsl.nodes import ViewDecl
+
+from .base import CAUSAL, Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
+
+DEFAULT_MAX = {"position": 32, "index": 32, "depth": 8}
+
+
+def sibling_index(spans: Spans) -> np.ndarray:
+    """Each span's index among the spans with the same parent and depth, by start."""
+    if len(spans) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((spans.start, spans.depth, spans.parent))
+    keys = np.stack([spans.parent[order], spans.depth[order]])
+    first = np.r_[True, np.any(keys[:, 1:] != keys[:, :-1], axis=0)]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    index = np.empty(len(order), dtype=np.int64)
+    index[order] = np.arange(len(order)) - group_start
+    return index
+
+
+@attrs.frozen(kw_only=True)
+class ViewAxis(Axis):
+    kind = "view"
+    view: str
+    group: str
+    maximum: int
+    group_level: int
+
+    def compute(self, doc, inputs) -> Stream:
+        spans = inputs[self.group].spans
+        n = len(doc)
+        values = np.full(n, -1, dtype=np.int64)
+        for depth in np.unique(spans.depth):  # outermost first, inner spans overwrite
+            at = spans.depth == depth
+            starts, ends = spans.start[at], spans.end[at]
+            if self.view == "position":
+                pos = position_in_spans(n, starts, ends)
+                values[pos >= 0] = pos[pos >= 0]
+        if self.view == "index":
+            as_labels = Spans(spans.start, spans.end, sibling_index(spans) + 1, spans.depth, spans.parent)
+            values = paint_nested(n, as_labels).astype(np.int64) - 1
+        elif self.view == "depth":
+            as_labels = Spans(spans.start, spans.end, spans.depth + self.group_level - 1, spans.depth, spans.parent)
+            values = paint_nested(n, as_labels).astype(np.int64)
+            values[values == 0] = -1
+        return Stream(capped_ids(values, self.maximum))
+
+
+@builds(ViewDecl)
+def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
+    group = ctx.axis(node.group)
+    opts = ctx.options(node.options, {"max": ctx.opt("int", DEFAULT_MAX[node.view], minimum=1)})
+    if opts is None:
+        return None
+    if not group.has_spans:
+        ctx.error(node.group.loc, f"'{group.name}' has no spans", "views apply to groupings, chunks, taggers, lexicons and annotations")
+        return None
+    return ViewAxis(
+        name=node.name,
+        labels=cap_labels(opts["max"]),
+        # Offsets and counts only need where spans start, so they are causal
+        # exactly when the grouping's starts and membership are.
+        lookahead=CAUSAL if group.start_causal else group.lookahead,
+        inputs=(group.name,),
+        view=node.view,
+        group=group.name,
+        maximum=opts["max"],
+        group_level=group.level,
+    )
