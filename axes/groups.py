@@ -152,6 +152,8 @@ def build_group(node: GroupDecl, ctx) -> GroupAxis | None:
         node.options,
         {"label": ctx.opt("name", DEFAULT_LABELS[kind]), "encoding": ctx.opt("name", "span", choices=("span", "bio"))},
     )
+    if opts is None:
+        return None
     has_pattern = kind in ("matches", "split")
     if has_pattern != (node.segment.pattern is not None):
         ctx.error(node.segment.loc, f"`{kind}` {'needs' if has_pattern else 'takes no'} /regex/",

@@ -77,8 +77,16 @@ class Diagnostics:
         return [d for d in self.items if d.severity == "warning"]
 
     def raise_if_errors(self) -> None:
+        """Raise all errors at once, in source order (files in include order)."""
         if self.errors:
-            raise SpecError(self.errors, self.sources)
+            files = {name: i for i, name in enumerate(self.sources)}
+
+            def where(d: Diagnostic):
+                if d.loc is None:
+                    return (len(files), 0, 0)
+                return (files.get(d.loc.file, len(files)), d.loc.line, d.loc.column)
+
+            raise SpecError(sorted(self.errors, key=where), self.sources)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real corpora and NLTK data in ../shared/data.
+
+Tests never download anything: MULTIGRID_NO_DOWNLOAD stops the NLTK axes
+from trying, and NLTK_DATA defaults to the shared copy when it exists.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MULTIGRID_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+os.environ.setdefault("MULTIGRID_NO_DOWNLOAD", "1")
+if (SHARED / "nltk_data").is_dir():
+    os.environ.setdefault("NLTK_DATA", str(SHARED / "nltk_data"))
+    import nltk  # noqa: E402  (after NLTK_DATA is set)
+
+    if os.environ["NLTK_DATA"] not in nltk.data.path:
+        nltk.data.path.insert(0, os.environ["NLTK_DATA"])
+
+
+def gutenberg_body(raw: str) -> str:
+    """A Project Gutenberg text without BOM, CRLF, header and licence."""
+    text = raw.lstrip("\ufeff").replace("\r\n", "\n")
+    start = text.index("\n", text.index("*** START")) + 1
+    return text[start : text.index("*** END")]
+
+
+@pytest.fixture(scope="session")
+def grimm() -> str:
+    path = SHARED / "corpora" / "grimms_fairy_tales.txt"
+    if not path.exists():
+        pytest.skip(f"Grimm's tales not found at {path}; set MULTIGRID_SHARED_DATA to the shared data folder")
+    return gutenberg_body(path.read_text(encoding="utf-8"))
+
+
+def need_nltk(*packages: str):
+    """Skip unless NLTK data packages are present (never downloads in tests)."""
+    from axes import _nltk
+
+    absent = _nltk.missing(*packages)
+    if absent:
+        pytest.skip(
+            f"NLTK data {' '.join(absent)} not found: run `python -m nltk.downloader {' '.join(absent)}` "
+            "or set NLTK_DATA to a folder that has it (CI uses ../shared/data/nltk_data)"
+        )

@@ -1,0 +1,138 @@
+"""The checker: includes, names, references, ordering, options and feeds."""
+
+import pytest
+
+from grid_dsl import SpecError, load_spec, loads_spec
+
+
+def errors(spec: str) -> list[tuple[int, int, str, str]]:
+    with pytest.raises(SpecError) as err:
+        loads_spec(spec, "c.axes")
+    return [(d.loc.line, d.loc.column, d.message, d.hint) for d in err.value.diagnostics]
+
+
+def test_axes_come_after_the_axes_they_read():
+    plan = loads_spec("lag l = w after t\ngroup t = tokens\nposition p = w\ngroup w = words within t")
+    order = plan.names
+    assert order.index("t") < order.index("w") < order.index("l")
+    assert order.index("w") < order.index("p")
+
+
+def test_includes_are_relative_to_the_including_file(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "base.axes").write_text('include "words.axes"\ngroup t = tokens\n')
+    (tmp_path / "lib" / "words.axes").write_text("group w = words\n")
+    (tmp_path / "main.axes").write_text('include "lib/base.axes"\nlag l = w after t\nfeed l as context\n')
+    plan = load_spec(tmp_path / "main.axes")
+    assert set(plan.names) == {"w", "t", "l"}
+    assert list(plan.sources) == [str(tmp_path / "main.axes"), str(tmp_path / "lib" / "base.axes"),
+                                  str(tmp_path / "lib" / "words.axes")]
+
+
+def test_include_cycle_names_the_cycle(tmp_path):
+    (tmp_path / "a.axes").write_text('include "b.axes"\n')
+    (tmp_path / "b.axes").write_text('group w = words\ninclude "a.axes"\n')
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path / "a.axes")
+    d = err.value.diagnostics[0]
+    assert d.message == "include cycle: a.axes -> b.axes -> a.axes"
+    assert (d.loc.file, d.loc.line) == (str(tmp_path / "b.axes"), 2)
+
+
+def test_missing_include_is_located(tmp_path):
+    (tmp_path / "a.axes").write_text('group w = words\ninclude "nope.axes"\n')
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path / "a.axes")
+    d = err.value.diagnostics[0]
+    assert d.message.startswith("included file not found") and (d.loc.line, d.loc.column) == (2, 9)
+
+
+def test_errors_in_an_included_file_point_into_that_file(tmp_path):
+    (tmp_path / "bad.axes").write_text("group w = words\ngroup x = matches /a(/\n")
+    (tmp_path / "a.axes").write_text('include "bad.axes"\n')
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path / "a.axes")
+    d = err.value.diagnostics[0]
+    assert (d.loc.file, d.loc.line, d.loc.column) == (str(tmp_path / "bad.axes"), 2, 22)
+    assert "    group x = matches /a(/" in err.value.render()
+
+
+def test_duplicate_names_point_at_the_first_declaration():
+    [(line, col, message, hint)] = errors("group w = words\n\ngroup w = tokens")
+    assert (line, col, message) == (3, 1, "duplicate axis name 'w'")
+    assert hint == "first declared at c.axes:1:1; rename one"
+
+
+def test_unknown_reference_suggests_a_name():
+    [(line, col, message, hint)] = errors("group words = words\nposition p = wrods")
+    assert (line, col, message, hint) == (2, 14, "unknown axis 'wrods'", "did you mean 'words'?")
+
+
+def test_reference_cycle_is_named():
+    [(line, _, message, _)] = errors("group t = tokens\nlag a = b by 1 chars\nlag b = c by 1 chars\nlag c = a by 1 chars")
+    assert message.startswith("reference cycle: ")
+    cycle = message.removeprefix("reference cycle: ").split(" -> ")
+    assert cycle[0] == cycle[-1] and set(cycle) == {"a", "b", "c"}
+
+
+def test_all_errors_are_reported_not_only_the_first():
+    found = errors(
+        "group w = words (lable=X)\n"
+        "group s = split /[/\n"
+        "position p = nowhere\n"
+        "feed w as contxt\n"
+    )
+    assert [(line, message) for line, _, message, _ in found] == [
+        (1, "unknown option 'lable'"),
+        (2, "invalid regular expression: unterminated character set"),
+        (3, "unknown axis 'nowhere'"),
+        (4, "unknown mode 'contxt'"),
+    ]
+    assert found[0][3] == "did you mean 'label'?"
+
+
+def test_option_values_are_checked():
+    [(_, col, message, _)] = errors("group w = words (encoding=fancy)")
+    assert message == "option 'encoding': expected one of span, bio, not 'fancy'" and col == 27
+    [(_, _, message, _)] = errors("position p = w (max=2.5)\ngroup w = words")
+    assert message == "option 'max': expected a whole number"
+
+
+def test_context_mode_is_refused_for_a_non_causal_axis():
+    [(line, _, message, hint)] = errors("group s = sentences\nfeed s as context")
+    assert line == 2 and message.startswith("context mode needs a causal axis, and 's' looks ahead: unbounded")
+    assert "feed s as predict" in hint and "(force)" in hint and "leaky" in hint
+
+
+def test_forced_context_makes_the_run_oracle():
+    plan = loads_spec("group s = sentences\nfeed s as context (force)")
+    assert plan.feed("s").mode == "oracle" and plan.feed("s").forced and plan.leaky
+    assert "forced context makes this run oracle" in plan.warnings[0].message
+
+
+def test_modes_and_feed_options():
+    plan = loads_spec("group w = words\ngroup s = sentences\nfeed w as context\nfeed s as predict (weight=0.25, dim=8)")
+    assert not plan.leaky
+    assert (plan.feed("s").weight, plan.feed("s").dim, plan.feed("w").dtype) == (0.25, 8, "uint8")
+    assert plan.feed("nothing") is None
+
+
+def test_vocabulary_must_fit_the_declared_dtype():
+    spec = "group w = words\nposition a = w (max=300)\nfeed a as predict (dtype=uint8)"
+    [(line, _, message, _)] = errors(spec)
+    assert line == 3 and message == "axis 'a' has 302 labels (with id 0), which do not fit uint8"
+    assert loads_spec(spec.replace("uint8", "uint16")).feed("a").dtype == "uint16"
+    assert loads_spec(spec.replace(" (dtype=uint8)", "")).feed("a").dtype == "uint16"
+
+
+def test_feeding_twice_and_main_twice_are_errors():
+    found = errors("main chars\nmain bytes\ngroup w = words\nfeed w as predict\nfeed w as oracle")
+    assert [m for _, _, m, _ in found] == ["the main axis is declared twice", "axis 'w' is fed twice"]
+
+
+def test_spec_hash_depends_on_text_not_on_paths(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "s.axes").write_text("group w = words\n")
+    h1, h2 = (load_spec(tmp_path / d / "s.axes").spec_hash for d in ("a", "b"))
+    assert h1 == h2 != loads_spec("group w = tokens").spec_hash
