@@ -324,14 +324,24 @@ WORD_CHAR = regex.compile(r"\w")
 NONSPACE_CHAR = regex.compile(r"\S")
 
 
+@functools.lru_cache(maxsize=None)
+def _bmp_members(char_class) -> np.ndarray:
+    """Which characters of the Basic Multilingual Plane match `char_class`:
+    one table per pattern and process, so a text costs one lookup per char."""
+    return np.fromiter((char_class.fullmatch(chr(c)) is not None for c in range(0x10000)), dtype=bool, count=0x10000)
+
+
 def class_runs(codes: np.ndarray, char_class) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of maximal runs of characters matching `char_class`
-    (a compiled one-character pattern), classified once per distinct character."""
+    (a compiled one-character pattern)."""
     if len(codes) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    member = np.fromiter((char_class.fullmatch(chr(c)) is not None for c in uniques), dtype=bool, count=len(uniques))
-    inside = np.concatenate([[False], member[inverse], [False]])
+    member = _bmp_members(char_class)[np.minimum(codes, 0xFFFF)]
+    astral = np.flatnonzero(codes > 0xFFFF)
+    if len(astral):  # rare: classify each distinct astral character once
+        uniques, inverse = np.unique(codes[astral], return_inverse=True)
+        member[astral] = np.fromiter((char_class.fullmatch(chr(c)) is not None for c in uniques), bool, len(uniques))[inverse]
+    inside = np.concatenate([[False], member, [False]])
     edges = np.flatnonzero(inside[1:] != inside[:-1])
     return edges[0::2].astype(np.int64), edges[1::2].astype(np.int64)
 
