@@ -1,0 +1,517 @@
+"""rules NAME { when CONDITION -> LABEL ... [default -> LABEL] }: decision lists.
+
+    rules shape {
+        when char is upper and not char[-1] is letter -> CAP_START
+        when char in "aeiou" or char[-2] == "q" -> VOWELISH
+        when window(4) ~ /the $/ -> AFTER_THE
+        when upos == NOUN and position(words) >= 3 -> LATE_NOUN
+        when upos[-1] in [DET, ADJ] -> AFTER_DET
+        default -> OTHER
+    }
+
+At every position t the rules are tried in order; the first whose condition
+holds gives t its label. When none holds, t gets the default label, or no
+label (id 0) when there is no default. The label `_` (as a rule's or the
+default's label) means "no label" too, so `when char is space -> _` stops the
+later rules there. The vocabulary is the rule labels in order of first
+appearance, then the default label.
+
+Conditions are tests joined with `and`, `or`, `not` and parentheses (`not`
+binds tightest, then `and`, then `or`). The tests:
+
+    char OP x, char[k] OP x
+        The character at t+k (k < 0 looks back, k > 0 ahead; `char` is
+        char[0]). Where t+k is outside the text there is no character and
+        every test on it is false, `!=` included (`not char[-1] is letter`
+        holds at the start of the text). OP is one of
+          == "x", != "x"      one character
+          in "abc", in ["a", "b"]   any of a set of characters
+          is CLASS            a character class:
+            letter     Unicode letters, general category L*
+            upper      category Lu (uppercase letters; titlecase Lt is neither upper nor lower)
+            lower      category Ll
+            digit      category Nd (decimal digits of every script)
+            alnum      letter or digit
+            word       \\w of the `regex` module, as words are defined everywhere:
+                       Alphabetic (letters, letter numbers like Ⅻ), marks, Nd digits,
+                       connector punctuation (_) and joiners; not ½ (No)
+            space      Unicode White_Space: \\s of the `regex` module (tab, newlines,
+                       space, no-break and other spaces)
+            newline    a mandatory line break: \\n \\r \\v \\f U+0085 U+2028 U+2029
+            punct      punctuation, category P*
+            symbol     symbols, category S* (math, currency, modifier, other)
+            vowel      one of aeiouAEIOU
+            consonant  an ASCII letter that is not a vowel (y is a consonant)
+          Categories are those of the `regex` module's Unicode database.
+
+    window(n) ~ /re/
+        The regex finds a match anywhere in the window text[max(0, t-n+1) : t+1],
+        the last n characters up to and including t (fewer at the start of the
+        text). The window is searched as a string of its own, so ^, $, \\A, \\Z
+        and \\b see its edges as the edges of the text. 1 <= n <= 64.
+
+    AXIS OP label, AXIS[k] OP label
+        The label of another axis at t+k (false outside the text). OP is ==,
+        != or in [A, B, ...]; labels are written bare or quoted ("PRP$"), and
+        `_` is the "no label" of positions outside the axis's spans.
+
+    position(G) OP i, index(G) OP i, depth(G) OP i
+        The value the view of grouping G would show at t (see views.py),
+        uncapped; OP is one of == != < <= > >=. Outside every span of G there
+        is no value and the comparison is false.
+
+Causality: a rule axis is causal when every condition only looks back. Each
+test declares its look-ahead and the axis combines them (Lookahead.combine):
+  - char[k] looks k characters ahead when k > 0, and is causal otherwise;
+  - a window never looks ahead;
+  - AXIS[k] looks ahead as AXIS does, moved by k: reading k characters back
+    covers a look-ahead of up to k characters (as `lag AXIS by k chars`
+    does); reading k ahead adds k characters to it, and makes a look-ahead
+    "to the end of the span" unbounded (the label ahead may be a later span's);
+  - position/index/depth(G) is causal when G's spans and their starts are
+    known at their first character (words, tokens, lines, class runs), and
+    otherwise looks ahead as G does, like the view axes.
+`not` does not change what a condition reads, so it keeps its look-ahead.
+
+Evaluation is vectorised: each test gives a boolean mask over the text
+(character classes are decided once per distinct character, window regexes
+once per distinct window, with the `regex` module's timeout), masks combine
+with numpy logic, and the decision list is applied rule by rule, never
+position by position. `RulesAxis.fired` tells which rule decided each
+position, for measuring the rules against the model they were distilled from.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Mapping
+
+import attrs
+import numpy as np
+import regex
+from numpy.lib.stride_tricks import sliding_window_view
+
+from grid_dsl import nodes
+from grid_dsl.diagnostics import did_you_mean
+from grid_dsl.formatter import value as spec_value
+from grid_dsl.nodes import RulesDecl
+
+from . import views
+from ._regex import regex_timeout, timed
+from .base import CAUSAL, NONE_ID, NONE_LABEL, WORD_CHAR, Axis, Document, Lookahead, Stream, builds
+
+CHAR_CLASSES: dict[str, regex.Pattern] = {
+    "letter": regex.compile(r"\p{L}"),
+    "upper": regex.compile(r"\p{Lu}"),
+    "lower": regex.compile(r"\p{Ll}"),
+    "digit": regex.compile(r"\p{Nd}"),
+    "alnum": regex.compile(r"[\p{L}\p{Nd}]"),
+    "word": WORD_CHAR,
+    "space": regex.compile(r"\s"),
+    "newline": regex.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]"),
+    "punct": regex.compile(r"\p{P}"),
+    "symbol": regex.compile(r"\p{S}"),
+    "vowel": regex.compile(r"[aeiouAEIOU]"),
+    "consonant": regex.compile(r"[b-df-hj-np-tv-zB-DF-HJ-NP-TV-Z]"),
+}
+MAX_WINDOW = 64
+COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_UNCAPPED = np.iinfo(np.int32).max - 1  # a view's `max` for raw integer values
+
+# -------------------------------------------------------- shared analyses
+
+
+def distinct_codes(doc: Document) -> tuple[np.ndarray, np.ndarray]:
+    """The document's distinct code points and, per position, the index of its own."""
+    return doc.memo(("codes", "distinct"), lambda: np.unique(doc.codes, return_inverse=True))
+
+
+def class_mask(doc: Document, name: str) -> np.ndarray:
+    """Which characters belong to CHAR_CLASSES[name] (decided once per distinct character)."""
+
+    def compute():
+        uniques, inverse = distinct_codes(doc)
+        member = np.fromiter((CHAR_CLASSES[name].fullmatch(chr(c)) is not None for c in uniques.tolist()), bool, len(uniques))
+        return member[inverse.reshape(-1)]
+
+    return doc.memo(("rules", "class", name), compute)
+
+
+def windows(doc: Document, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct windows of `size` characters ending at each position (at
+    the start of the text, the shorter prefixes), as `starts` and `ends` of
+    one occurrence of each in the text, and for each position the index of
+    its window among them."""
+
+    def compute():
+        n = len(doc)
+        head = min(size - 1, n)  # positions whose window is cut by the start of the text
+        starts, ends, which = [np.zeros(head, np.int64)], [np.arange(1, head + 1)], [np.arange(head)]
+        if n >= size:
+            uniques, inverse = distinct_codes(doc)
+            # Rows of small character ranks, each row one opaque value, so
+            # that np.unique compares whole windows at once.
+            ranks = inverse.reshape(-1).astype(np.min_scalar_type(len(uniques)))
+            rows = np.ascontiguousarray(sliding_window_view(ranks, size))
+            keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).reshape(-1)
+            _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+            starts.append(first)
+            ends.append(first + size)
+            which.append(head + row_of.reshape(-1))
+        return tuple(np.concatenate(parts).astype(np.int64) for parts in (starts, ends, which))
+
+    return doc.memo(("rules", "windows", size), compute)
+
+
+def shifted(values: np.ndarray, offset: int) -> np.ndarray:
+    """out[t] = values[t + offset], False where t + offset is outside the text."""
+    n = len(values)
+    out = np.zeros(n, dtype=bool)
+    k = abs(offset)
+    if k < n:
+        if offset >= 0:
+            out[: n - k] = values[k:]
+        else:
+            out[k:] = values[: n - k]
+    return out
+
+
+# ------------------------------------------------------------ conditions
+# A compiled condition has a `lookahead` and `mask(doc, inputs)`: a boolean
+# array saying where it holds.
+
+
+@attrs.frozen(eq=False)
+class CharTest:
+    """char[offset] is one of `codes` (or is not, when `negated`), or belongs to `char_class`."""
+
+    offset: int
+    codes: tuple[int, ...] = ()
+    negated: bool = False
+    char_class: str | None = None
+
+    @property
+    def lookahead(self) -> Lookahead:
+        k = self.offset
+        return Lookahead("chars", k, note=f"char[+{k}] reads {k} character(s) ahead") if k > 0 else CAUSAL
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        if self.char_class is not None:
+            here = class_mask(doc, self.char_class)
+        else:
+            uniques, inverse = distinct_codes(doc)
+            here = (np.isin(uniques, self.codes) != self.negated)[inverse.reshape(-1)]
+        return shifted(here, self.offset)
+
+
+@attrs.frozen(eq=False)
+class WindowTest:
+    """`pattern` finds a match in the window of `size` characters ending at t."""
+
+    size: int
+    pattern: regex.Pattern
+    loc: nodes.Loc | None  # of the pattern, for timeouts
+    axis_name: str
+    lookahead = CAUSAL
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        def compute():
+            starts, ends, which = windows(doc, self.size)
+            text, search, timeout = doc.text, self.pattern.search, regex_timeout()
+            with timed(self.loc, self.axis_name):
+                found = np.fromiter((search(text[s:e], timeout=timeout) is not None
+                                     for s, e in zip(starts.tolist(), ends.tolist())), bool, len(starts))
+            return found[which]
+
+        return doc.memo(("rules", "window", self.size, self.pattern.pattern, self.pattern.flags), compute)
+
+
+@attrs.frozen(eq=False)
+class AxisTest:
+    """axis[offset]'s label id is one of `ids` (or is not, when `negated`)."""
+
+    axis: str
+    offset: int
+    ids: tuple[int, ...]
+    negated: bool
+    lookahead: Lookahead
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        return shifted(np.isin(inputs[self.axis].ids, self.ids) != self.negated, self.offset)
+
+
+@attrs.frozen(eq=False)
+class ViewTest:
+    """view(group) OP value, false outside the group's spans."""
+
+    view: views.ViewAxis  # with an uncapped maximum
+    op: str
+    value: int
+
+    @property
+    def lookahead(self) -> Lookahead:
+        return self.view.lookahead
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        ids = self.view.compute(doc, inputs).ids.astype(np.int64)
+        return (ids > NONE_ID) & COMPARISONS[self.op](ids - 1, self.value)
+
+
+@attrs.frozen(eq=False)
+class Junction:
+    """All of `parts` hold (`and`), or any of them does (`or`)."""
+
+    parts: tuple
+    any: bool
+
+    @property
+    def lookahead(self) -> Lookahead:
+        return combined(self.parts)
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        join = np.logical_or if self.any else np.logical_and
+        return join.reduce([part.mask(doc, inputs) for part in self.parts])
+
+
+@attrs.frozen(eq=False)
+class Negation:
+    part: object
+
+    @property
+    def lookahead(self) -> Lookahead:
+        return self.part.lookahead
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        return ~self.part.mask(doc, inputs)
+
+
+def combined(conditions) -> Lookahead:
+    return functools.reduce(Lookahead.combine, (c.lookahead for c in conditions), CAUSAL)
+
+
+# ------------------------------------------------------------------ axis
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class RulesAxis(Axis):
+    kind = "rules"
+    conditions: tuple  # compiled, one per rule
+    targets: np.ndarray  # rule i -> label id; the last entry is the default's
+
+    def fired(self, doc: Document, inputs: Mapping[str, Stream]) -> np.ndarray:
+        """For each position, the index of the first rule whose condition
+        holds there, or len(conditions) where none does (the default)."""
+        first = np.full(len(doc), len(self.conditions), dtype=np.int32)
+        for i in reversed(range(len(self.conditions))):  # earlier rules overwrite later ones
+            first[self.conditions[i].mask(doc, inputs)] = i
+        return first
+
+    def compute(self, doc, inputs) -> Stream:
+        return Stream(self.targets[self.fired(doc, inputs)])
+
+
+@builds(RulesDecl)
+def build_rules(node: RulesDecl, ctx) -> RulesAxis | None:
+    options = ctx.options(node.options, {})
+    compiler = _Compiler(ctx, node.name)
+    conditions = [compiler.condition(rule.condition) for rule in node.rules]
+    if options is None or any(c is None for c in conditions):
+        return None
+    written = [rule.label.text for rule in node.rules] + [node.default.label.text if node.default else NONE_LABEL]
+    labels = tuple(dict.fromkeys(label for label in written if label != NONE_LABEL))
+    ids = {NONE_LABEL: NONE_ID} | {label: i + 1 for i, label in enumerate(labels)}
+    return RulesAxis(
+        name=node.name,
+        labels=labels,
+        lookahead=combined(conditions),
+        inputs=tuple(dict.fromkeys(ref.name for ref in nodes.refs(node.rules))),
+        conditions=tuple(conditions),
+        targets=np.array([ids[label] for label in written], dtype=np.int32),
+    )
+
+
+def _subject_text(subject) -> str:
+    offset = f"[{subject.offset.value:+d}]" if getattr(subject, "offset", None) else ""
+    if isinstance(subject, nodes.CharSubject):
+        return "char" + offset
+    if isinstance(subject, nodes.WindowSubject):
+        return f"window({subject.size})"
+    if isinstance(subject, nodes.ViewSubject):
+        return f"{subject.view}({subject.group.name})"
+    return subject.axis.name + offset
+
+
+def _operand_text(operand) -> str:
+    return "a [list]" if isinstance(operand, nodes.ListValue) else spec_value(operand)
+
+
+class _Compiler:
+    """Turns condition nodes into compiled conditions, reporting every error."""
+
+    def __init__(self, ctx, axis_name: str):
+        self.ctx = ctx
+        self.axis_name = axis_name
+
+    def condition(self, node):
+        if isinstance(node, nodes.Test):
+            return self.test(node)
+        if isinstance(node, nodes.Not):
+            part = self.condition(node.condition)
+            return None if part is None else Negation(part)
+        parts = [self.condition(c) for c in node.conditions]  # all of them, for all their errors
+        return None if None in parts else Junction(tuple(parts), any=isinstance(node, nodes.AnyOf))
+
+    def wrong_operator(self, test: nodes.Test, allowed: str, hint: str) -> None:
+        self.ctx.error(test.loc, f"`{_subject_text(test.subject)}` takes {allowed}, not `{test.op}`", hint)
+
+    def test(self, test: nodes.Test):
+        subject = test.subject
+        if isinstance(subject, nodes.CharSubject):
+            return self.char_test(test, subject.offset.value if subject.offset else 0)
+        if isinstance(subject, nodes.WindowSubject):
+            return self.window_test(test, subject.size)
+        if isinstance(subject, nodes.ViewSubject):
+            return self.view_test(test, subject)
+        return self.axis_test(test, subject)
+
+    # ---- char
+    def char_test(self, test: nodes.Test, offset: int) -> CharTest | None:
+        op, operand = test.op, test.operand
+        if op == "is":
+            classes = ", ".join(CHAR_CLASSES)
+            if not isinstance(operand, nodes.Ident):
+                self.ctx.error(operand.loc, f"`is` takes a character class, not {_operand_text(operand)}", f"classes: {classes}")
+            elif operand.name not in CHAR_CLASSES:
+                self.ctx.error(operand.loc, f"unknown character class {operand.name!r}",
+                               did_you_mean(operand.name, CHAR_CLASSES) or f"classes: {classes}")
+            else:
+                return CharTest(offset, char_class=operand.name)
+            return None
+        if op in ("==", "!="):
+            chars = self.characters(operand, single=True)
+            return None if chars is None else CharTest(offset, chars, negated=op == "!=")
+        if op == "in":
+            chars = self.characters(operand, single=False)
+            return None if chars is None else CharTest(offset, chars)
+        hint = (f"to match a pattern at one character, write `window(1) ~ {_operand_text(operand)}`" if op == "~"
+                else 'characters have no order: test a class (`is digit`) or a set (`in "0123"`)')
+        self.wrong_operator(test, "== \"x\", != \"x\", in \"xyz\" or is CLASS", hint)
+        return None
+
+    def characters(self, operand, single: bool) -> tuple[int, ...] | None:
+        """The code points an operand of ==/!= (one character) or `in` names."""
+        if single:
+            if isinstance(operand, nodes.Str) and len(operand.value) == 1:
+                return (ord(operand.value),)
+            if isinstance(operand, nodes.Str):
+                size = len(operand.value)
+                sequence = f"`window({size}) ~ /{regex.escape(operand.value)}$/`" if 1 < size <= MAX_WINDOW else "window(n) ~ /…$/"
+                self.ctx.error(operand.loc, f"a character is compared with one character, not {size}",
+                               f"for any of them write `in {_operand_text(operand)}`; for the sequence, {sequence}")
+            else:
+                self.ctx.error(operand.loc, f"a character is compared with a quoted character, not {_operand_text(operand)}",
+                               'write e.g. char == "a"')
+            return None
+        if isinstance(operand, nodes.Str):
+            items = [nodes.Str(c, loc=operand.loc) for c in operand.value]
+        elif isinstance(operand, nodes.ListValue):
+            items = list(operand.items)
+        else:
+            self.ctx.error(operand.loc, f"`in` takes characters, not {_operand_text(operand)}", 'write in "aeiou" or in ["a", "e"]')
+            return None
+        bad = [item for item in items if not (isinstance(item, nodes.Str) and len(item.value) == 1)]
+        for item in bad:
+            self.ctx.error(item.loc, f"expected one quoted character, not {_operand_text(item)}", 'write in ["a", "e"]')
+        if not items:
+            self.ctx.error(operand.loc, "an empty set of characters never matches", "list at least one character")
+        return None if bad or not items else tuple(sorted({ord(item.value) for item in items}))
+
+    # ---- window
+    def window_test(self, test: nodes.Test, size: int) -> WindowTest | None:
+        ok = True
+        if not 1 <= size <= MAX_WINDOW:
+            self.ctx.error(test.subject.loc, f"a window is 1 to {MAX_WINDOW} characters, not {size}",
+                           "window(n) is the last n characters up to and including the current one")
+            ok = False
+        if test.op != "~":
+            example = f"/{regex.escape(test.operand.value)}$/" if isinstance(test.operand, nodes.Str) else "/…/"
+            self.wrong_operator(test, "`~ /regex/`", f"write `window({size}) ~ {example}`")
+            return None
+        if not isinstance(test.operand, nodes.Regex):
+            self.ctx.error(test.operand.loc, f"`~` takes a /regex/, not {_operand_text(test.operand)}", "write e.g. window(4) ~ /the $/")
+            return None
+        pattern = self.ctx.regex(test.operand)
+        if pattern is None or not ok:
+            return None
+        return WindowTest(size, pattern, test.operand.loc, self.axis_name)
+
+    # ---- another axis's labels
+    def axis_test(self, test: nodes.Test, subject: nodes.AxisSubject) -> AxisTest | None:
+        axis = self.ctx.axis(subject.axis)
+        offset = subject.offset.value if subject.offset else 0
+        op, operand = test.op, test.operand
+        if op in ("==", "!="):
+            items = [operand]
+        elif op == "in" and isinstance(operand, nodes.ListValue):
+            items = list(operand.items)
+            if not items:
+                self.ctx.error(operand.loc, "an empty list of labels never matches", "list at least one label")
+                return None
+        elif op == "in":
+            self.ctx.error(operand.loc, f"`in` takes a [list] of labels of '{axis.name}', not {_operand_text(operand)}",
+                           f"write {axis.name} in [{_operand_text(operand)}]")
+            return None
+        else:
+            self.wrong_operator(test, "==, != or in [labels]",
+                                f"labels have no order or pattern: list the ones you mean, e.g. "
+                                f"{axis.name} in [{', '.join(axis.labels[:2])}]")
+            return None
+        ids = []
+        for item in items:
+            if isinstance(item, nodes.Ident) and item.name == NONE_LABEL:
+                ids.append(NONE_ID)
+            elif isinstance(item, (nodes.Ident, nodes.Str)):
+                ids.append(self.ctx.label(axis, item))
+            else:
+                self.ctx.error(item.loc, f"expected a label of '{axis.name}', not {_operand_text(item)}",
+                               f"its labels are: {', '.join(axis.labels[:12])}, and _ for no label")
+                ids.append(None)
+        if None in ids:
+            return None
+        return AxisTest(axis.name, offset, tuple(sorted(set(ids))), op == "!=", _shifted_lookahead(axis, offset))
+
+    # ---- position / index / depth of a grouping
+    def view_test(self, test: nodes.Test, subject: nodes.ViewSubject) -> ViewTest | None:
+        operand = test.operand
+        if test.op not in COMPARISONS:
+            self.wrong_operator(test, "== != < <= > >= and a whole number", f"write e.g. `{_subject_text(subject)} >= 2`")
+            return None
+        if not (isinstance(operand, nodes.Num) and isinstance(operand.value, int)):
+            self.ctx.error(operand.loc, f"`{_subject_text(subject)}` is compared with a whole number, not {_operand_text(operand)}",
+                           f"write e.g. `{_subject_text(subject)} {test.op} 2`")
+            return None
+        # The view axis itself: its checks (the group must have spans), its
+        # look-ahead and its computation, with values left uncapped.
+        decl = nodes.ViewDecl(subject.view, f"{self.axis_name}.{subject.view}", subject.group, loc=subject.loc)
+        view = views.build_view(decl, self.ctx)
+        if view is None:
+            return None
+        return ViewTest(attrs.evolve(view, labels=(), maximum=_UNCAPPED), test.op, operand.value)
+
+
+def _shifted_lookahead(axis: Axis, offset: int) -> Lookahead:
+    """The look-ahead of axis[offset]: reading k characters back covers up to
+    k characters of the axis's own look-ahead; reading ahead adds to it."""
+    la = axis.lookahead
+    if offset < 0:
+        if la.covered_by_chars(-offset):
+            return CAUSAL
+        return Lookahead("chars", la.n + offset, note=la.note) if la.kind == "chars" else la
+    if offset == 0 or la.kind == "unbounded":
+        return la
+    note = f"{axis.name}[+{offset}] reads a label {offset} character(s) ahead"
+    if la.kind in ("none", "chars"):
+        return Lookahead("chars", la.n + offset, note="; ".join(filter(None, (note, la.note))))
+    # A span's end seen from a later position may belong to a later span.
+    return Lookahead("unbounded", note="; ".join(filter(None, (note, la.note))))
