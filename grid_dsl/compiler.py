@@ -19,15 +19,22 @@ from .plan import Plan
 Annotations = Mapping[str, list]  # layer -> [(start, end, label), ...] in raw-text offsets
 
 
-def compile_text(plan: Plan, text: str, annotations: Annotations | None = None, name: str | None = None) -> Grid:
-    """Compile one document. Annotation offsets refer to `text` as given
-    (before the main axis's normalisation); they are mapped here."""
+def normalise(plan: Plan, text: str, annotations: Annotations | None = None) -> tuple[str, Annotations | None]:
+    """The text as the main axis sees it (normalised), with the annotation
+    offsets mapped from the raw text onto it."""
     normalised, offsets = plan.main.prepare(text)
     if annotations and offsets is not None:
         annotations = {
             layer: [(int(offsets[s]), int(offsets[e]), label) for s, e, label in spans]
             for layer, spans in annotations.items()
         }
+    return normalised, annotations
+
+
+def compile_text(plan: Plan, text: str, annotations: Annotations | None = None, name: str | None = None) -> Grid:
+    """Compile one document. Annotation offsets refer to `text` as given
+    (before the main axis's normalisation); they are mapped here."""
+    normalised, annotations = normalise(plan, text, annotations)
     doc = Document(normalised, annotations, name)
     streams: dict[str, Stream] = {}
     for axis in plan.axes:

@@ -84,7 +84,8 @@ class Grid:
 
     @classmethod
     def concat(cls, grids: Sequence["Grid"]) -> "Grid":
-        """Documents one after another, as one grid (spans shifted)."""
+        """Documents one after another, as one grid: span offsets are shifted
+        by the text before them, parent indices by the parent's spans before."""
         if not grids:
             raise ValueError("nothing to concatenate")
         plan = grids[0].plan
@@ -94,15 +95,20 @@ class Grid:
             parts = [g.char_streams[name] for g in grids]
             spans = None
             if all(p.spans is not None for p in parts):
+                parent_name = getattr(plan.axis(name), "parent", None)
+                before = [0] * len(grids)
+                if parent_name is not None:
+                    before = np.cumsum([0] + [len(g.spans(parent_name)) for g in grids])
                 spans = Spans(
                     np.concatenate([p.spans.start + o for p, o in zip(parts, offsets)]),
                     np.concatenate([p.spans.end + o for p, o in zip(parts, offsets)]),
                     np.concatenate([p.spans.label for p in parts]),
                     np.concatenate([p.spans.depth for p in parts]),
-                    np.concatenate([p.spans.parent for p in parts]),
+                    np.concatenate(
+                        [np.where(p.spans.parent >= 0, p.spans.parent + b, -1) for p, b in zip(parts, before)]
+                    ),
                 )
             streams[name] = Stream(np.concatenate([p.ids for p in parts]), spans)
         return cls(plan, "".join(g.text for g in grids), streams)
-
 
 __all__ = ["Grid", "NONE_LABEL"]

@@ -1,0 +1,178 @@
+"""Assertion helpers for the seven alignment properties of DESIGN.md.
+
+Each `assert_*` raises AssertionError with a message that names the axis,
+the position and the labels involved, so a failing hypothesis example reads
+as a bug report. Use them on your own specs (see grid_dsl.testing for
+strategies):
+
+    from grid_dsl import loads_spec
+    from grid_dsl.testing import texts, assert_grid_properties
+    from hypothesis import given
+
+    PLAN = loads_spec(open("my.axes").read())
+
+    @given(texts())
+    def test_my_spec(text):
+        assert_grid_properties(PLAN, text)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .compiler import compile_documents, compile_text, normalise
+from .grid import Grid
+from .plan import Plan
+
+
+def _context(text: str, pos: int) -> str:
+    return repr(text[max(0, pos - 12) : pos + 12])
+
+
+# 1 ------------------------------------------------------------------ length
+
+
+def assert_aligned(grid: Grid) -> None:
+    """Every stream has one id per main position, each within its vocabulary."""
+    n = len(grid.main)
+    for name in grid.names:
+        ids = grid.ids(name)
+        assert len(ids) == n, f"axis {name!r}: {len(ids)} ids for {n} main positions"
+        vocab = len(grid.vocab(name))
+        bad = np.flatnonzero((ids < 0) | (ids >= vocab))
+        assert len(bad) == 0, f"axis {name!r}: id {ids[bad[0]]} at {bad[0]} outside its {vocab} labels"
+
+
+# 2 ----------------------------------------------------------- determinism
+
+
+def assert_deterministic(plan: Plan, text: str, annotations=None) -> None:
+    """Compiling twice gives the same grid; when the plan carries its spec
+    text, the second time with a plan checked afresh from that text."""
+    from .checker import check
+    from .parser import parse
+
+    first = compile_text(plan, text, annotations)
+    root, source = next(iter(plan.sources.items()), ("<spec>", ""))
+    again = check(parse(source, root)) if source else plan
+    second = compile_text(again, text, annotations)
+    assert first.names == second.names, f"axes differ: {first.names} != {second.names}"
+    for name in first.names:
+        a, b = first.ids(name), second.ids(name)
+        diff = np.flatnonzero(a != b)
+        assert len(diff) == 0, f"axis {name!r} differs between two compilations at {diff[0]}"
+
+
+# 3 ------------------------------------------------------------ well-formed
+
+
+def assert_well_formed(grid: Grid) -> None:
+    """Spans lie inside the text with start < end; BIO streams never show
+    I-X except right after B-X or I-X."""
+    n = len(grid.text)
+    for name in grid.names:
+        spans = grid.spans(name)
+        if spans is not None and len(spans):
+            assert np.all(spans.start >= 0) and np.all(spans.end <= n), f"axis {name!r}: span outside the text"
+            assert np.all(spans.start < spans.end), f"axis {name!r}: empty span"
+        vocab = grid.vocab(name)
+        if len(vocab) > 1 and all(label[:2] in ("B-", "I-") for label in vocab[1:]):
+            labels = [vocab[i] for i in grid.char_streams[name].ids]
+            for pos, (prev, cur) in enumerate(zip(["_"] + labels, labels)):
+                if cur.startswith("I-"):
+                    assert prev[2:] == cur[2:] and prev != "_", (
+                        f"axis {name!r}: {cur} after {prev} at {pos} ({_context(grid.text, pos)})"
+                    )
+
+
+# 4 --------------------------------------------------------------- nesting
+
+
+def assert_nested(grid: Grid) -> None:
+    """A child span never crosses its parent's boundary: spans of a grouping
+    declared `within` another lie inside their parent span, and nested spans
+    of one axis (chunk cascades) lie inside the span one level up."""
+    for axis in grid.plan.axes:
+        spans = grid.spans(axis.name) if axis.name in grid.names else None
+        if spans is None or not len(spans):
+            continue
+        parent_name = getattr(axis, "parent", None)
+        if parent_name is not None:
+            outer = grid.spans(parent_name)
+            for s, e, p in zip(spans.start, spans.end, spans.parent):
+                assert 0 <= p < len(outer), f"axis {axis.name!r}: span ({s}, {e}) has no parent span"
+                assert outer.start[p] <= s and e <= outer.end[p], (
+                    f"axis {axis.name!r}: span ({s}, {e}) crosses its parent "
+                    f"{parent_name!r} span ({outer.start[p]}, {outer.end[p]})"
+                )
+        for depth in range(2, int(spans.depth.max(initial=1)) + 1):
+            inner = np.flatnonzero(spans.depth == depth)
+            up = np.flatnonzero(spans.depth == depth - 1)
+            for i in inner:
+                s, e = spans.start[i], spans.end[i]
+                assert np.any((spans.start[up] <= s) & (spans.end[up] >= e)), (
+                    f"axis {axis.name!r}: depth-{depth} span ({s}, {e}) is not inside a depth-{depth - 1} span"
+                )
+
+
+# 5 ------------------------------------------------------- chunk invariance
+
+
+def assert_chunk_invariant(plan: Plan, documents: Sequence[str], cut: int | None = None) -> None:
+    """Compiling documents in two batches, split at a document boundary,
+    gives the same streams as compiling them all at once."""
+    cut = len(documents) // 2 if cut is None else cut
+    whole = Grid.concat(compile_documents(plan, documents)) if documents else None
+    parts = compile_documents(plan, documents[:cut]) + compile_documents(plan, documents[cut:])
+    if whole is None:
+        assert not parts
+        return
+    pieces = Grid.concat(parts)
+    for name in whole.names:
+        diff = np.flatnonzero(whole.ids(name) != pieces.ids(name))
+        assert len(diff) == 0, f"axis {name!r}: chunked compilation differs at {diff[0]}"
+
+
+# 6 --------------------------------------------------------- prefix stability
+
+
+def assert_prefix_stable(plan: Plan, text: str, cuts: Sequence[int] | None = None, annotations=None) -> None:
+    """Every axis declared causal gives, on any prefix of the text, the same
+    labels as on the whole text (DESIGN.md, "Causality")."""
+    from .causality import prefix_violations
+
+    text, annotations = normalise(plan, text, annotations)
+    if cuts is None:
+        cuts = range(1, len(text))
+    found = prefix_violations(plan, text, list(cuts), annotations=annotations)
+    causal = {a.name for a in plan.axes if a.causal}
+    bad = [example for name, example in found.items() if name in causal]
+    assert not bad, f"declared causal but not prefix-stable: {bad[0]}"
+
+
+# 7 ------------------------------------------------------------ round trip
+
+
+def assert_roundtrip(spec_text: str) -> None:
+    """parse(format(spec)) == spec, and formatting is idempotent."""
+    from .formatter import format_spec
+    from .parser import parse
+
+    spec = parse(spec_text)
+    formatted = format_spec(spec)
+    again = parse(formatted)
+    assert again == spec, f"formatting changed the spec:\n{formatted}"
+    assert format_spec(again) == formatted, "formatting is not idempotent"
+
+
+def assert_grid_properties(plan: Plan, text: str, annotations=None) -> Grid:
+    """Properties 1-4 and 6 on one text; returns the grid."""
+    grid = compile_text(plan, text, annotations)
+    assert_aligned(grid)
+    assert_well_formed(grid)
+    assert_nested(grid)
+    assert_deterministic(plan, text, annotations)
+    assert_prefix_stable(plan, text, annotations=annotations)
+    return grid
