@@ -20,6 +20,7 @@ on stderr, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -28,7 +29,7 @@ from pathlib import Path
 from .causality import verify
 from .checker import check
 from .compiler import compile_text
-from .diagnostics import SpecError, did_you_mean
+from .diagnostics import SpecError, UserError, did_you_mean
 from .parser import parse
 from .report import axis_table, causal_text, summary
 
@@ -37,9 +38,11 @@ SAMPLE_PATH = PACKAGE_DIR / "sample.txt"
 DEMO_SPEC_PATH = PACKAGE_DIR / "demo.axes"
 DEMO_SHOWN_AXES = 5
 
-
-class UserError(Exception):
-    """A problem with the command line or its files (exit code 2)."""
+# The commands of later stages live beside their code: each module named here
+# has `add_commands(subparsers)`, adding parsers whose `run(args) -> int`
+# raises UserError or SpecError for what a user can fix. Those modules import
+# their heavy dependencies (torch) inside `run`, so `check` stays quick.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ inputs
@@ -284,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--cuts", type=_positive_int, default=64, metavar="N", help=argparse.SUPPRESS)
     demo_cmd.add_argument("--seed", type=_seed, default=0, metavar="S", help=argparse.SUPPRESS)
     demo_cmd.set_defaults(run=run_demo)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(commands)
     return parser
 
 

@@ -16,6 +16,12 @@ import attrs
 from .nodes import Loc
 
 
+class UserError(Exception):
+    """A problem with the command line, a file, a corpus or a checkpoint that
+    the user can fix: the message says what is wrong, where, and how to fix
+    it; the command line prints it and exits with code 2, without a traceback."""
+
+
 @attrs.frozen
 class Diagnostic:
     loc: Loc | None
