@@ -298,7 +298,7 @@ def _label_operand(text: str):
 def _conditions(known: _Declared):
     """Rule conditions over the characters, windows, declared axes (with
     their real labels) and views of declared groupings, joined by and/or/not."""
-    from axes.rules import CHAR_CLASSES  # the rules kind is optional: imported only when it is registered
+    from axes._conditions import CHAR_CLASSES  # the rules kind is optional: imported only when it is registered
 
     char = st.text(st.sampled_from("a.,\"\\ \né日"), min_size=1, max_size=1)
     char_tests = st.builds(

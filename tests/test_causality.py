@@ -2,7 +2,6 @@
 
 import attrs
 import numpy as np
-import pytest
 from conftest import need_nltk
 
 from axes.base import CAUSAL

@@ -3,7 +3,6 @@ look-ahead algebra that decides whether a lag is causal."""
 
 import json
 
-import numpy as np
 import pytest
 
 from axes.annotation import read_spans_jsonl

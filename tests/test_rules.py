@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from axes.base import CAUSAL, Document, Lookahead
-from axes.rules import _shifted_lookahead, shifted, windows
+from axes._conditions import shifted, windows
+from axes.rules import _shifted_lookahead
 from grid_dsl import SpecError, compile_text, loads_spec, parse
 from grid_dsl import nodes
 from grid_dsl.causality import prefix_violations
