@@ -91,6 +91,15 @@ def test_invalid_regex_points_inside_the_pattern(capsys, spec):
     assert "    group m = matches /ab)c/\n                         ^\n" in err
 
 
+def test_a_pattern_that_backtracks_catastrophically_is_stopped_and_located(capsys, spec, monkeypatch):
+    monkeypatch.setenv("MULTIGRID_REGEX_TIMEOUT", "0.05")
+    path = spec("# slow\ngroup g = matches /(a|aa)+b/\n")
+    code, out, err = run(capsys, "check", path, "--text", "a" * 60 + "c")
+    assert code == 2
+    assert f"{path}:2:19: error: a pattern of axis 'g' took more than 0.05 s to match" in err
+    assert "hint: it probably backtracks catastrophically" in err
+
+
 def test_unknown_plugin(capsys, spec):
     path = spec("group w = words\ntagger ents = char_clas\n")
     err = check_error(capsys, path, 2, 15, "unknown tagger plug-in 'char_clas' (installed: char_class)",
