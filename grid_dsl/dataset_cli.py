@@ -1,0 +1,98 @@
+"""`multigrid compile` and `multigrid merge`: corpora into datasets.
+
+    multigrid compile SPEC CORPUS --out DIR [--val-fraction F] [--seed S]
+                      [--workers N] [--shard I/N] [--encoding E] [--errors H]
+    multigrid merge SHARD_DIR... --out DIR
+
+CORPUS is anything `grid_dsl.corpora.open_corpus` opens: a .txt file, a
+folder of .txt files, a built-in name (grimm, andersen, tinyshakespeare) or
+`synthetic[:stories=N,seed=S]`. The dataset format and how it is written
+(split, workers, shards, streaming, atomic replacement, incremental
+recompilation) are described in `grid_dsl.dataset` and `grid_dsl.build`.
+A progress bar goes to stderr (on a terminal); a summary to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
+    return number
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
+def run_compile(args) -> int:
+    from .build import Shard, compile_corpus
+    from .cli import load_plan, print_warnings
+    from .corpora import open_corpus
+
+    plan = load_plan(args.spec)
+    print_warnings(plan)
+    shard = Shard.parse(args.shard) if args.shard else None
+    corpus = open_corpus(args.corpus, encoding=args.encoding, errors=args.errors)
+    summary = compile_corpus(plan, corpus, args.out, val_fraction=args.val_fraction, seed=args.seed,
+                             workers=args.workers, shard=shard, progress=True)
+    for line in summary.lines():
+        print(line)
+    sys.stdout.flush()
+    return 0
+
+
+def run_merge(args) -> int:
+    from .build import merge_shards
+
+    summary = merge_shards(args.shards, args.out, progress=True)
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    compile_cmd = subparsers.add_parser("compile", help="compile a corpus with a spec into a dataset directory")
+    compile_cmd.add_argument("spec", metavar="SPEC", help="the .axes spec")
+    compile_cmd.add_argument("corpus", metavar="CORPUS",
+                             help="a .txt file, a folder of .txt files, grimm | andersen | tinyshakespeare, "
+                                  "or synthetic[:stories=N,seed=S]")
+    compile_cmd.add_argument("--out", required=True, metavar="DIR", help="the dataset directory to write")
+    compile_cmd.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F",
+                             help="share of documents (of the text, for one document) held out for validation (0.1)")
+    compile_cmd.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the split (0)")
+    compile_cmd.add_argument("--workers", type=_count, default=1, metavar="N", help="compiling processes (1)")
+    compile_cmd.add_argument("--shard", metavar="I/N",
+                             help="compile only the I-th (from 0) of N document ranges; join with `multigrid merge`")
+    compile_cmd.add_argument("--encoding", default="utf-8", metavar="E", help="text encoding of the corpus (utf-8)")
+    compile_cmd.add_argument("--errors", default="strict", choices=("strict", "replace", "ignore", "surrogateescape"),
+                             help="what to do with bytes that do not decode (strict: stop with an error)")
+    compile_cmd.set_defaults(run=run_compile)
+
+    merge_cmd = subparsers.add_parser("merge", help="join the shards of a sharded compile into one dataset")
+    merge_cmd.add_argument("shards", nargs="+", metavar="SHARD_DIR")
+    merge_cmd.add_argument("--out", required=True, metavar="DIR", help="the dataset directory to write")
+    merge_cmd.set_defaults(run=run_merge)
