@@ -42,7 +42,7 @@ DEMO_SHOWN_AXES = 5
 # has `add_commands(subparsers)`, adding parsers whose `run(args) -> int`
 # raises UserError or SpecError for what a user can fix. Those modules import
 # their heavy dependencies (torch) inside `run`, so `check` stays quick.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli")
 
 
 # ------------------------------------------------------------------ inputs

@@ -1,0 +1,180 @@
+"""Checkpoints: written atomically, read with `torch.load(weights_only=True)`.
+
+A checkpoint is one dict of tensors and plain values (never a pickled
+object, so loading one cannot run code):
+
+    format      "multigrid-checkpoint/1"
+    config      the model's GridConfig as plain values (axes as dicts)
+    model       the model's state_dict (config + model are what
+                `GridTransformer.checkpoint()` gives and `from_checkpoint` reads)
+    optimizer   the AdamW state_dict (None in a checkpoint kept for inference)
+    step        optimizer steps done
+    tokens      main positions trained on
+    train_seconds  wall time spent training, summed over resumes
+    best        {"step", "bpc_joint"} of the best evaluation so far
+    train_config  the TrainConfig as a dict
+    data        what the model's ids mean: {"path", "spec_hash", "corpus",
+                "unit", "main_vocab", "axes": [{"name", "kind", "vocab",
+                "mode", "weight", "dim", "causal"}] (the model's axes, in
+                model order), "leaky"}
+    rng         {"torch", "cuda", "batches"}: generator states, so a resumed
+                run draws the same batches and dropout masks as an unbroken one
+    metrics     the last evaluation's numbers (what metrics.json holds)
+
+A run directory holds `ckpt.pt` (the last state) and `best.pt` (the state of
+the evaluation with the lowest validation bpc_joint). `check_data` says, as a
+UserError, when a dataset's vocabularies do not mean what the checkpoint's
+ids mean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from grid_dsl.diagnostics import UserError
+
+FORMAT = "multigrid-checkpoint/1"
+LAST = "ckpt.pt"
+BEST = "best.pt"
+METRICS = "metrics.json"
+
+
+def save(state: dict, path: str | Path) -> None:
+    """Write `state` to `path` through a temporary file in the same folder
+    and a rename: `path` holds the old checkpoint or the new one, whole."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def resolve(path: str | Path, best: bool = False) -> Path:
+    """A run directory's checkpoint (ckpt.pt, or best.pt), or a .pt file."""
+    path = Path(path)
+    if path.is_dir():
+        return path / (BEST if best else LAST)
+    return path
+
+
+def load(path: str | Path, best: bool = False) -> dict:
+    """The checkpoint at `path` (a run directory or a .pt file), on the CPU.
+    UserError when it is missing, truncated, corrupted, holds pickled
+    objects or is not a multigrid checkpoint."""
+    file = resolve(path, best)
+    if not file.is_file():
+        where = f"; {path} holds no {file.name}" if Path(path).is_dir() else ""
+        raise UserError(f"checkpoint not found: {file}{where} (train one with `multigrid train --data DIR --out RUN`)")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise UserError(f"{file} holds pickled Python objects, not only tensors; multigrid never loads a "
+                            "checkpoint with full pickle (it could run code)") from None
+        raise UserError(f"{file} is corrupted ({first_line(err)}); use another checkpoint, e.g. best.pt") from None
+    except Exception as err:  # noqa: BLE001 -- torch.load raises RuntimeError, EOFError, ValueError... on damaged files
+        raise UserError(f"{file} is truncated or corrupted ({type(err).__name__}: {first_line(err)}); "
+                        "use another checkpoint (best.pt or ckpt.pt of the run) or train again") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise UserError(f"{file} is not a {FORMAT} checkpoint (format: {found!r})")
+    missing = [k for k in ("config", "model", "step", "train_config", "data") if k not in state]
+    if missing:
+        raise UserError(f"{file} is corrupted: it has no {', '.join(missing)}")
+    return state
+
+
+def first_line(err: BaseException) -> str:
+    """The first sentence of an error's message (torch's go on at length)."""
+    text = str(err).strip()
+    return text.splitlines()[0].split(". ")[0].rstrip(".") if text else "no message"
+
+
+# ------------------------------------------------------------- data checks
+
+
+def data_entry(ds, axis_names: list[str]) -> dict:
+    """What the ids of a model trained on `ds` with `axis_names` mean."""
+    by_name = {a["name"]: a for a in ds.axes}
+    return {
+        "path": str(ds.path),
+        "spec_hash": ds.manifest["spec"]["hash"],
+        "corpus": dict(ds.manifest["corpus"]),
+        "unit": ds.unit,
+        "main_vocab": list(ds.main_vocab),
+        "axes": [{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")}
+                 for n in axis_names],
+        "leaky": bool(ds.manifest.get("leaky")),
+    }
+
+
+def check_data(state: dict, ds, *, same_spec: bool, file: str | Path = "the checkpoint") -> list[int]:
+    """UserError unless `ds` stores what the checkpoint's model reads, with
+    the same vocabularies (and, with `same_spec`, was compiled from the same
+    spec). Returns the column of each model axis in the dataset's meta."""
+    data = state["data"]
+    if same_spec and data["spec_hash"] != ds.manifest["spec"]["hash"]:
+        raise UserError(f"dataset {ds.path} was compiled from another spec (hash {ds.manifest['spec']['hash'][:12]}) "
+                        f"than {file} (hash {data['spec_hash'][:12]}, dataset {data['path']}); resume on a dataset "
+                        "compiled from the run's spec, or train a new run")
+    if data["unit"] != ds.unit or list(data["main_vocab"]) != list(ds.main_vocab):
+        raise UserError(f"the main vocabulary of dataset {ds.path} ({ds.unit}, {len(ds.main_vocab)} symbols) differs from "
+                        f"{file}'s ({data['unit']}, {len(data['main_vocab'])} symbols{vocab_difference(data['main_vocab'], ds.main_vocab)}): "
+                        "its ids would mean other characters; use the dataset the run was trained on")
+    names = [a["name"] for a in ds.axes]
+    columns = []
+    for axis in data["axes"]:
+        if axis["name"] not in names:
+            raise UserError(f"{file} reads axis {axis['name']!r}, which dataset {ds.path} does not store "
+                            f"(it stores: {', '.join(names) or 'no axes'})")
+        stored = ds.axes[names.index(axis["name"])]
+        if list(stored["vocab"]) != list(axis["vocab"]):
+            raise UserError(f"the vocabulary of axis {axis['name']!r} in dataset {ds.path} differs from {file}'s"
+                            f"{vocab_difference(axis['vocab'], stored['vocab'])}; use the dataset the run was trained on")
+        columns.append(names.index(axis["name"]))
+    return columns
+
+
+def vocab_difference(ours: list, theirs: list) -> str:
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if a != b:
+            return f"; first difference at id {i}: {a!r} vs {b!r}"
+    if len(ours) != len(theirs):
+        return f"; {len(ours)} vs {len(theirs)} entries"
+    return ""
+
+
+# ---------------------------------------------------------- run directory
+
+
+def check_new_run(out: Path) -> None:
+    """UserError when `out` is a file or already holds a run's files."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a directory for the run")
+    taken = [p.name for p in (out / LAST, out / BEST, out / METRICS) if p.exists()]
+    taken += [p.name for p in out.glob("events.out.tfevents.*")] if out.is_dir() else []
+    if taken:
+        raise UserError(f"{out} already holds a run ({', '.join(sorted(taken)[:3])}); continue it with --resume, "
+                        "or choose another --out")
+
+
+def write_json(path: Path, value: dict) -> None:
+    """Atomically, like the checkpoints (metrics.json)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
