@@ -29,7 +29,6 @@ cores: times swing by 2-10x when another process runs. Run it alone.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
@@ -177,8 +176,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=min(2, torch.get_num_threads()))
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {args.threads} threads; {LAYERS} layers x {WIDTH}, block {BLOCK}, batch {BATCH}, "
-          f"vocab {VOCAB}; median of {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps")
+    print(f"torch {torch.__version__}, {args.threads} threads; {LAYERS} layers x {WIDTH}, block {BLOCK}, "
+          f"batch {BATCH}, vocab {VOCAB}; median of {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps")
     for r in run(args.rounds, args.threads):
         line = f"{r['name']:44s} {r['value']:8.2f} {r['unit']:2s}"
         if r["ratio"] is not None:

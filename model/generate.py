@@ -37,6 +37,7 @@ incrementally: its cross-attentions are causal over aligned positions too.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -59,7 +60,11 @@ def sample_ids(logits, temperature: float = 1.0, top_k: int | None = None, gener
     if top_k is not None:
         kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
+    probs = F.softmax(logits, dim=-1)
+    # argmax of p_i / E_i with E_i ~ Exp(1) draws i with probability p_i (the
+    # exponential race); one kernel where torch.multinomial checks its input
+    noise = torch.empty_like(probs).exponential_(generator=generator)
+    return (probs / noise).argmax(-1)
 
 
 class _Window:
@@ -71,7 +76,7 @@ class _Window:
         self.net, self.inputs, self.use_cache, self.shift = net, inputs, use_cache, window_shift
         self.block = net.config.block_size
         self.start = self.done = 0  # first position in the cache; positions encoded
-        self.cache = KVCache()
+        self.cache = KVCache(self.block)
 
     def logits(self, end: int):
         """Logits of position end-1, given inputs of positions [0, end)."""
@@ -79,7 +84,7 @@ class _Window:
             return self.net.logits(*self.inputs(max(0, end - self.block), end), last=True)
         if end - self.start > self.block:  # full: drop the oldest positions, re-encode the rest
             self.start = end - (self.block - self.shift + 1)
-            self.done, self.cache = self.start, KVCache()
+            self.done, self.cache = self.start, KVCache(self.block)
         begin, self.done = self.done, end
         return self.net.logits(*self.inputs(begin, end), self.cache, last=True)
 
@@ -116,17 +121,6 @@ def generate(
     module docstring). `seed` (or a torch.Generator on the model's device)
     makes it reproducible. window_shift defaults to block_size // 4. The
     model samples in eval mode (no dropout) and is put back as it was."""
-    training = net.training
-    net.eval()
-    try:
-        return _generate(net, prompt, max_new_tokens, prompt_axes, fixed, context_fn, temperature, top_k, seed,
-                         generator, use_cache, window_shift)
-    finally:
-        net.train(training)
-
-
-def _generate(net, prompt, max_new_tokens, prompt_axes, fixed, context_fn, temperature, top_k, seed, generator,
-              use_cache, window_shift) -> Generation:
     config, device = net.config, next(net.parameters()).device
     prompt = torch.as_tensor(prompt, dtype=torch.long, device=device)
     prompt = prompt[None] if prompt.dim() == 1 else prompt
@@ -156,18 +150,29 @@ def _generate(net, prompt, max_new_tokens, prompt_axes, fixed, context_fn, tempe
 
     window = _Window(net, lambda start, end: (main[:, start:end], grid.inputs(start, end)), use_cache, shift)
     end = grid.ready(n)  # prompt positions whose inputs are all known: encoded in one pass
-    while end < L:
-        t = end - 1  # run position t; sample m_{t+1} and the predict axes' a_{t+2}
-        main_logits, axis_logits = window.logits(end)
-        if t + 1 >= n:
-            main[:, t + 1] = sample_ids(main_logits[:, -1], temperature, top_k, generator)
-        if axis_logits is not None and t + 2 < L:
-            drawn = sample_ids(axis_logits[:, -1].flatten(0, 1), temperature, top_k, generator)
-            grid.predicted(t + 2, drawn.view(B, -1))
-        end += 1
-        if grid.context:
-            grid.fill_context(main, end, context_fn)
+    with _eval_mode(net):
+        while end < L:
+            t = end - 1  # run position t; sample m_{t+1} and the predict axes' a_{t+2}
+            main_logits, axis_logits = window.logits(end)
+            if t + 1 >= n:
+                main[:, t + 1] = sample_ids(main_logits[:, -1], temperature, top_k, generator)
+            if axis_logits is not None and t + 2 < L:
+                drawn = sample_ids(axis_logits[:, -1].flatten(0, 1), temperature, top_k, generator)
+                grid.predicted(t + 2, drawn.view(B, -1))
+            end += 1
+            if grid.context:
+                grid.fill_context(main, end, context_fn)
     return Generation(main, grid.by_axis(L))
+
+
+@contextlib.contextmanager
+def _eval_mode(net):
+    training = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(training)
 
 
 class _Labels:
@@ -216,15 +221,18 @@ class _Labels:
 
     def fill_context(self, main, end: int, context_fn) -> None:
         """Context/oracle labels of positions [0, end) not known yet, from
-        context_fn on the main ids [0, end)."""
+        context_fn on the main ids [0, end) (at a step: the last one only)."""
         todo = [(k, np.flatnonzero(~self.known[:end, k])) for k in self.context]
-        todo = [(k, missing) for k, missing in todo if len(missing)]
+        todo = [(k, missing.tolist()) for k, missing in todo if len(missing)]
         for b in range(self.B if todo else 0):
             got = context_fn(main[b, :end].tolist())
             for k, missing in todo:
-                values = torch.as_tensor(list(got[self.names[k]])[:end], dtype=torch.long)[missing]
-                _labels(values, 1, self.names[k], self.axes[k].vocab_size, "cpu")
-                self.labels[b, torch.as_tensor(missing, device=self.device), k] = values.to(self.device)
+                axis, labels = self.axes[k], got[self.names[k]]
+                values = [int(labels[i]) for i in missing]
+                if not all(0 <= v < axis.vocab_size for v in values):
+                    raise ValueError(f"labels of axis {axis.name!r} must be ids in [0, {axis.vocab_size}), "
+                                     f"context_fn gave {sorted(set(values))}")
+                self.labels[b, missing, k] = torch.tensor(values, device=self.device)
         for k, missing in todo:
             self.known[missing, k] = True
 

@@ -143,18 +143,26 @@ class Block(nn.Module):
 
 class KVCache:
     """Keys and values of the positions seen so far, per attention, for
-    incremental decoding; `pos` is how many positions that is."""
+    incremental decoding; `pos` is how many positions that is. Buffers hold
+    `size` positions (growing by doubling past it), so a step writes its
+    keys in place instead of copying the past."""
 
-    def __init__(self):
-        self.pos = 0
+    def __init__(self, size: int = 0):
+        self.pos, self.size = 0, size
         self.kv: dict = {}
 
     def extend(self, slot, k, v):
-        if slot in self.kv:
-            past_k, past_v = self.kv[slot]
-            k, v = torch.cat([past_k, k], dim=-2), torch.cat([past_v, v], dim=-2)
-        self.kv[slot] = (k, v)
-        return k, v
+        end = self.pos + k.size(-2)
+        old = self.kv.get(slot)
+        if old is None or old[0].size(-2) < end:
+            size = max(end, self.size, 2 * old[0].size(-2) if old else 0)
+            new = tuple(x.new_empty(*x.shape[:-2], size, x.shape[-1]) for x in (k, v))
+            for buf, past in zip(new, old or ()):
+                buf[..., : self.pos, :] = past[..., : self.pos, :]
+            self.kv[slot] = old = new
+        old[0][..., self.pos : end, :] = k
+        old[1][..., self.pos : end, :] = v
+        return old[0][..., :end, :], old[1][..., :end, :]
 
 
 class GridTransformer(nn.Module):
@@ -193,8 +201,9 @@ class GridTransformer(nn.Module):
             return
         sizes = [a.vocab_size for a in predict]
         self.axis_head = skip_init(nn.Linear, c.n_embd, sum(sizes), bias=False)
+        weight = torch.randn(self.axis_head.weight.shape, generator=generator, device="cpu") * 0.02
         with torch.no_grad():
-            self.axis_head.weight.copy_(torch.randn(self.axis_head.weight.shape, generator=generator, device="cpu") * 0.02)
+            self.axis_head.weight.copy_(weight)
         cols = [i for i, a in enumerate(c.axes) if a.mode == "predict"]
         self.register_buffer("predict_cols", torch.tensor(cols), persistent=False)
         self.register_buffer("loss_weights", torch.tensor([float(a.weight) for a in predict]), persistent=False)

@@ -98,7 +98,8 @@ class Echo(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.config = GridConfig(V, block_size=64, axes=(AxisSpec("pos", 5, "predict"), AxisSpec("stage", 4, "context")))
+        axes = (AxisSpec("pos", 5, "predict"), AxisSpec("stage", 4, "context"))
+        self.config = GridConfig(V, block_size=64, axes=axes)
         self.anchor = nn.Parameter(torch.zeros(()))
         self.seen = {}
 

@@ -57,11 +57,14 @@ class ReferenceGPT(nn.Module):
     def __init__(self, vocab, block, n_layer, n_head, n_embd, bias=True):
         super().__init__()
         self.n_head = n_head
+        def linear(n_in, n_out):
+            return nn.Linear(n_in, n_out, bias=bias)
+
         block_ = lambda: nn.ModuleDict(dict(  # noqa: E731
             ln_1=nn.LayerNorm(n_embd, bias=bias),
-            attn=nn.ModuleDict(dict(c_attn=nn.Linear(n_embd, 3 * n_embd, bias=bias), c_proj=nn.Linear(n_embd, n_embd, bias=bias))),
+            attn=nn.ModuleDict(dict(c_attn=linear(n_embd, 3 * n_embd), c_proj=linear(n_embd, n_embd))),
             ln_2=nn.LayerNorm(n_embd, bias=bias),
-            mlp=nn.ModuleDict(dict(c_fc=nn.Linear(n_embd, 4 * n_embd, bias=bias), c_proj=nn.Linear(4 * n_embd, n_embd, bias=bias))),
+            mlp=nn.ModuleDict(dict(c_fc=linear(n_embd, 4 * n_embd), c_proj=linear(4 * n_embd, n_embd))),
         ))
         self.transformer = nn.ModuleDict(dict(wte=nn.Embedding(vocab, n_embd), wpe=nn.Embedding(block, n_embd),
                                               h=nn.ModuleList(block_() for _ in range(n_layer)),
