@@ -52,19 +52,22 @@ both are seen: the axis itself is causal. Any other pattern can make a match
 (and through the scan, every later match) depend on text arbitrarily far
 ahead: the look-ahead is unbounded.
 
-Speed. Word-confined lexicons are matched once per distinct word of a
-document (results are cached on the axis) and painted with numpy; others
-take one combined `regex` pass over the text. Matching is time-bounded:
-MULTIGRID_REGEX_TIMEOUT seconds per word, or per stretch of about
-SCAN_CHUNK characters of the combined pass, then a located error.
+Speed. The word-confined patterns are matched once per distinct word of a
+document (results are cached on the axis, many words per regex call) and
+painted with numpy; the others, if any, take one `regex` pass over the text
+together, and the two are merged into exactly the scan above (see
+_lexicon_scan). Matching is time-bounded: MULTIGRID_REGEX_TIMEOUT seconds
+per stretch of about SCAN_CHUNK characters of text or of distinct words (or
+per word, or per search when the two kinds of pattern meet), then a located
+error.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 
 import attrs
-import numpy as np
 import regex
 
 from grid_dsl.diagnostics import inner_loc
@@ -75,7 +78,6 @@ from .base import (
     NONE_LABEL,
     WORD_CHAR,
     Axis,
-    Document,
     Lookahead,
     Spans,
     Stream,
@@ -84,13 +86,13 @@ from .base import (
     mark,
     paint,
     paint_bio,
-    word_runs,
 )
+from ._lexicon_scan import Alternation, lexicon_matches
 from ._regex import _items, _parsed, regex_timeout, timed, word_confined
 
 ENCODINGS = ("span", "bio", "end", "after")
 CACHE_LIMIT = 1 << 18  # distinct words whose matches an axis remembers
-SCAN_CHUNK = 100_000  # characters of text per time-limited matching call (general path)
+SCAN_CHUNK = 100_000  # characters of text, or of distinct words, per time-limited matching call
 # sre_parse's codes for \b and \B: the only anchors that read the same in a
 # word alone as in the text around it (^, $, \A, \Z do not).
 _WORD_ANCHORS = {"AT_BOUNDARY", "AT_NON_BOUNDARY"}
@@ -117,17 +119,33 @@ _EMPTY_PROBES = ("", "a", "aa", "A1_", " ", "a b", ".\n")
 @attrs.frozen(kw_only=True)
 class LexiconAxis(Axis):
     kind = "lexicon"
-    pattern: regex.Pattern  # all patterns as one alternation, each in a named group
-    group_labels: tuple[int, ...]  # label id of each group number (0: no label, or not a pattern's group)
-    per_word: bool  # every pattern is word-confined: match distinct words, not the text
+    pattern_labels: tuple[int, ...]  # label id of each pattern, in declared order (0: `-> _`)
+    # The patterns split in two (see _lexicon_scan), None where there are
+    # none: the word-confined ones, matched over distinct words joined by
+    # newlines (with whole_word, as ^(?:...)$ per line), and the others,
+    # matched over the text.
+    word: Alternation | None
+    text: Alternation | None
+    # Texts that some word-confined patterns need in any match: as they are,
+    # and (an alternation, or None) ignoring case; and the word-confined
+    # patterns but those (None: there are none), for words lacking them all.
+    word_needs: tuple[str, ...]
+    word_needs_any_case: regex.Pattern | None
+    light: Alternation | None
     whole_word: bool
+    longest: bool  # overlap=longest
     encoding: str
     loc: Loc | None = None
-    word_cache: dict = attrs.field(factory=dict, eq=False, repr=False)  # word -> ((start, end, label id), ...)
+    word_cache: dict = attrs.field(factory=dict, eq=False, repr=False)  # word -> ((start, end, pattern number), ...)
+
+    @property
+    def per_word(self) -> bool:
+        """Every pattern is word-confined: the matches come from distinct words alone."""
+        return self.text is None
 
     def compute(self, doc, inputs) -> Stream:
         with timed(self.loc, self.name):
-            starts, ends, labels = self._word_matches(doc) if self.per_word else self._text_matches(doc)
+            starts, ends, labels = lexicon_matches(self, doc, SCAN_CHUNK, CACHE_LIMIT)
         keep = (labels > 0) & (ends > starts)  # `-> _` matches take part in the scan but label nothing
         starts, ends, labels = starts[keep], ends[keep], labels[keep]
         n = len(doc)
@@ -140,77 +158,6 @@ class LexiconAxis(Axis):
         else:
             ids = mark(n, ends, labels)
         return Stream(ids, Spans(starts, ends, labels))
-
-    def _text_matches(self, doc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The general path: one scan of the combined pattern over the text.
-        The scan restarts where it stands about every SCAN_CHUNK characters
-        (the same matches: finditer resumes at a match's end), so the time
-        limit bounds each stretch of text, not a whole long document."""
-        text, timeout, found, pos = doc.text, regex_timeout(), [], 0
-        while pos is not None:
-            start, pos = pos, None
-            for m in self.pattern.finditer(text, start, timeout=timeout):
-                found.append(m.span() + (m.lastindex,))
-                if m.end() - start >= SCAN_CHUNK and m.end() > m.start():
-                    pos = m.end()
-                    break
-        table = np.array(found, dtype=np.int64).reshape(-1, 3)
-        labels = np.asarray(self.group_labels, dtype=np.int32)[table[:, 2]]
-        return table[:, 0], table[:, 1], labels
-
-    def _word_matches(self, doc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The fast path: match each distinct word once, then place its
-        matches at every occurrence of the word (CSR-style expansion)."""
-        words, which = distinct_words(doc)
-        timeout = regex_timeout()
-        tables = [self._matches_in_word(word, timeout) for word in words]
-        counts = np.fromiter(map(len, tables), dtype=np.int64, count=len(tables))
-        flat = np.array(list(itertools.chain.from_iterable(tables)), dtype=np.int64).reshape(-1, 3)
-        per_occurrence = counts[which]
-        total = int(per_occurrence.sum())
-        occurrence = np.repeat(np.arange(len(which)), per_occurrence)
-        # Row of `flat` for each match of each occurrence: the word's first
-        # row, plus the match's rank among that occurrence's matches.
-        first_row = (np.cumsum(counts) - counts)[which]
-        rank = np.arange(total) - np.repeat(np.cumsum(per_occurrence) - per_occurrence, per_occurrence)
-        rows = np.repeat(first_row, per_occurrence) + rank
-        word_starts = word_runs(doc)[0][occurrence]
-        return word_starts + flat[rows, 0], word_starts + flat[rows, 1], flat[rows, 2].astype(np.int32)
-
-    def _matches_in_word(self, word: str, timeout: float) -> tuple:
-        found = self.word_cache.get(word)
-        if found is None:
-            if self.whole_word:  # a whole-word match of a confined pattern is the whole word
-                m = self.pattern.fullmatch(word, timeout=timeout)
-                found = ((0, len(word), self.group_labels[m.lastindex]),) if m else ()
-            else:
-                found = tuple(m.span() + (self.group_labels[m.lastindex],) for m in self.pattern.finditer(word, timeout=timeout))
-            if len(self.word_cache) >= CACHE_LIMIT:
-                self.word_cache.clear()
-            self.word_cache[word] = found
-        return found
-
-
-def distinct_words(doc: Document) -> tuple[list[str], np.ndarray]:
-    """The document's distinct words (in order of first occurrence) and, for
-    each word of word_runs(doc), the index of its string in that list."""
-
-    def compute():
-        starts, ends = word_runs(doc)
-        # Blank out every character outside a word and let str.split cut the
-        # words (twice as fast as slicing them one by one). No \w character
-        # is whitespace to str.split (checked over all of Unicode), so the
-        # pieces are exactly the word runs.
-        inside = np.zeros(len(doc) + 1, dtype=np.int8)
-        inside[starts], inside[ends] = 1, -1
-        inside = np.cumsum(inside[:-1], dtype=np.int8).view(bool)
-        masked = np.where(inside, doc.codes, np.uint32(32)).astype("<u4")
-        words = masked.tobytes().decode("utf-32-le", "surrogatepass").split()
-        index = {word: i for i, word in enumerate(dict.fromkeys(words))}
-        which = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
-        return list(index), which
-
-    return doc.memo(("lexicon", "distinct words"), compute)
 
 
 # ---------------------------------------------------------------- building
@@ -270,6 +217,27 @@ def _stays_in_word(pattern, ignore_case: bool) -> bool:
     return all(op.name != "AT" or arg.name in _WORD_ANCHORS for op, arg in _items(_parsed(source)))
 
 
+def _needed_text(pattern, ignore_case: bool) -> tuple[str, bool] | None:
+    """Text of two characters or more that every match of a regex pattern
+    contains (the longest run of literal characters in its top-level
+    sequence), and whether the pattern ignores its case, unless the pattern
+    starts with a literal. Such a pattern is left out for words without that text:
+    tried at every position of every word, one like /\\w+ness/ backtracks over
+    the rest of the word each time, while one that starts with a literal
+    fails at once."""
+    if isinstance(pattern, Str):
+        return None
+    parsed = _parsed(_flag_prefix("".join(sorted(set(pattern.flags)))) + pattern.source, ignore_case)
+    if parsed is None or not len(parsed) or parsed[0][0].name == "LITERAL":
+        return None
+    runs = ["".join(chr(arg) for _, arg in run)
+            for literal, run in itertools.groupby(parsed, key=lambda item: item[0].name == "LITERAL") if literal]
+    longest = max(runs, key=len, default="")
+    if len(longest) < 2:
+        return None
+    return longest, bool(parsed.state.flags & re.IGNORECASE)
+
+
 def _lookahead(has_patterns: bool, confined: bool, whole_word: bool, encoding: str) -> Lookahead:
     if not has_patterns or (confined and whole_word and encoding == "after"):
         return CAUSAL
@@ -296,7 +264,7 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
     plain = tuple(dict.fromkeys(e.label.text for e in node.entries if e.label.text != NONE_LABEL))
     ids = {NONE_LABEL: 0} | {label: i + 1 for i, label in enumerate(plain)}
 
-    sources, labels, confined, ok = [], [], True, True
+    sources, labels, in_word, needs, ok = [], [], [], [], True
     for entry in node.entries:
         for pattern in entry.patterns:
             if isinstance(pattern, Str):
@@ -311,7 +279,8 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
                 continue
             sources.append(source)
             labels.append(ids[entry.label.text])
-            confined = confined and _stays_in_word(pattern, ignore_case)
+            in_word.append(_stays_in_word(pattern, ignore_case))
+            needs.append(_needed_text(pattern, ignore_case) if in_word[-1] else None)
     if not ok:
         return None
 
@@ -319,25 +288,42 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
     prefix = "lexicon_"
     while any(prefix in source for source in sources):
         prefix += "_"
-    alternation = "|".join(f"(?P<{prefix}{i}>{source})" for i, source in enumerate(sources)) or "(?!)"
-    flags = regex.IGNORECASE if ignore_case else 0
-    if confined:
-        # Word by word: a whole-word match is a fullmatch of the word, the
-        # same for both overlap policies (ties go to the first pattern).
-        longest = opts["overlap"] == "longest" and not whole_word
-    else:
-        longest = opts["overlap"] == "longest"
-        if whole_word:
+    ignore_case_flag = regex.IGNORECASE if ignore_case else 0
+    longest = opts["overlap"] == "longest"
+
+    def combine(which: list[int], in_text: bool) -> Alternation:
+        """These patterns as one alternation, in declared order. Over the text, whole_word guards it; word by word, a whole-word match is a
+        fullmatch of the word, the same for both overlap policies (ties go to the
+        first pattern). POSIX matching finds the longest match; of equal ones, the
+        first alternative's."""
+        alternation = "|".join(f"(?P<{prefix}{i}>{sources[i]})" for i in which) or "(?!)"
+        flags = ignore_case_flag | (regex.POSIX if longest and (in_text or not whole_word) else 0)
+        if whole_word and in_text:
             alternation = rf"(?<!\w)(?:{alternation})(?!\w)"
-    try:  # POSIX matching finds the longest match; of equal ones, the first alternative's
-        pattern = regex.compile(alternation, flags | (regex.POSIX if longest else 0))
+        elif whole_word:  # over words joined by newlines: a fullmatch of each
+            alternation, flags = f"^(?:{alternation})$", flags | regex.MULTILINE
+        compiled = regex.compile(alternation, flags)
+        groups = [-1] * (compiled.groups + 1)
+        for i in which:
+            groups[compiled.groupindex[f"{prefix}{i}"]] = i
+        return Alternation(compiled, tuple(groups))
+
+    word_side = [i for i, stays in enumerate(in_word) if stays]
+    text_side = [i for i, stays in enumerate(in_word) if not stays]
+    # Word-confined patterns that need some text in any match are left out
+    # when matching the words that lack all such texts (see _lexicon_scan).
+    guarded = [i for i in word_side if needs[i]]
+    try:
+        word = combine(word_side, in_text=False) if word_side else None
+        light = combine([i for i in word_side if not needs[i]], in_text=False) if guarded else None
+        any_case = list(dict.fromkeys(regex.escape(needs[i][0]) for i in guarded if needs[i][1]))
+        needs_any_case = regex.compile("|".join(any_case), regex.IGNORECASE) if any_case else None
+        text = combine(text_side, in_text=True) if text_side else None
     except regex.error as err:
         ctx.error(node.loc, f"the patterns of lexicon '{node.name}' cannot be combined: {err}")
         return None
-    group_labels = [0] * (pattern.groups + 1)
-    for i, label in enumerate(labels):
-        group_labels[pattern.groupindex[f"{prefix}{i}"]] = label
 
+    confined = not text_side
     encoding = opts["encoding"]
     return LexiconAxis(
         name=node.name,
@@ -345,10 +331,14 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
         lookahead=_lookahead(bool(sources), confined, whole_word, encoding),
         has_spans=True,
         segment="word" if confined else None,
-        pattern=pattern,
-        group_labels=tuple(group_labels),
-        per_word=confined,
+        pattern_labels=tuple(labels),
+        word=word,
+        text=text,
+        word_needs=tuple(dict.fromkeys(needs[i][0] for i in guarded if not needs[i][1])),
+        word_needs_any_case=needs_any_case,
+        light=light,
         whole_word=whole_word,
+        longest=longest,
         encoding=encoding,
         loc=node.loc,
     )

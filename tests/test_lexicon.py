@@ -7,6 +7,7 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from axes import _lexicon_scan as lexicon_scan
 from axes import lexicon as lexicon_module
 from grid_dsl import SpecError, compile_text, loads_spec
 from grid_dsl.properties import assert_aligned, assert_deterministic, assert_well_formed
@@ -417,3 +418,154 @@ def test_catastrophic_pattern_times_out_with_a_location(monkeypatch, extra):
     [d] = info.value.diagnostics
     assert d.message == "a pattern of axis 'slow' took more than 0.02 s to match"
     assert where(d) == (2, 1)
+
+
+# ------------------------------- word-confined and other patterns together
+#
+# A lexicon with both kinds matches the word-confined patterns word by word,
+# the others over the text, and merges the two scans (axes/_lexicon_scan.py).
+# These tests hold the merge to the scan's definition: one finditer over the
+# alternation of all the patterns, which is how every such lexicon was
+# matched before the split.
+
+
+def one_pass_scan(patterns, labels, text: str, ignore_case: bool, whole_word: bool, longest: bool):
+    """The scan by its definition: one finditer over the alternation of all
+    the patterns, each in its own group and with its own flags."""
+    sources = []
+    for source, flags in patterns:
+        if flags is None:
+            sources.append(regex.escape(source))
+        else:
+            letters = "".join(sorted(set(flags)))
+            sources.append(f"(?{letters}:{source}{chr(10) if 'x' in letters else ''})")
+    alternation = "|".join(f"(?P<p{i}>{source})" for i, source in enumerate(sources))
+    if whole_word:
+        alternation = rf"(?<!\w)(?:{alternation})(?!\w)"
+    combined = regex.compile(alternation, (regex.IGNORECASE if ignore_case else 0) | (regex.POSIX if longest else 0))
+    return [(m.start(), m.end(), labels[int(m.lastgroup[1:])]) for m in combined.finditer(text)]
+
+
+def encoded(expected, n: int, vocab, encoding: str) -> list[int]:
+    """The ids an encoding gives to these (start, end, label) matches."""
+    ids = [0] * n
+    for s, e, label in expected:
+        if encoding == "span":
+            ids[s:e] = [vocab.index(label)] * (e - s)
+        elif encoding == "bio":
+            ids[s:e] = [vocab.index(f"B-{label}")] + [vocab.index(f"I-{label}")] * (e - s - 1)
+        elif encoding == "end":
+            ids[e - 1] = vocab.index(label)
+        elif e < n:
+            ids[e] = vocab.index(label)
+    return ids
+
+
+# Patterns that reach across words and overlap word matches, so the two
+# scans meet often: a match of one starting inside, or at, one of the other's.
+# Those that end inside a word resume the scan where the word-by-word scan did not stand.
+CROSSING = [("the a", None), ("e t", None), ("e th", None), (r"\w+ \w+", ""), (r"n\W+t", ""), (r"[a-z]+[.!]", ""),
+            (r"h\w*\s", ""), (r"\w\.\w", ""), (r"b\W*a", "i"), (r"(?<=\w)\s\w", ""), (r"\s\w", ""), (r"\w+(?=!)", "")]
+# Word-confined patterns that match often in DENSE_TEXT, at a word's start and inside it.
+FREQUENT = [("the", None), ("he", None), (r"th\w*", ""), (r"\w", ""), (r"e+", ""), (r"[a-c]+", ""), (r"t(h)?e", ""),
+            (r"\Bn", ""), (r"he\b", ""), (r"h\w", ""), (r"\w?he", ""), (r"[a-z]*en", ""), (r"\w+ab\w*", "")]
+DENSE_TEXT = st.lists(
+    st.tuples(st.sampled_from(["the", "then", "a", "ab", "abc", "b", "t", "he", "ing", "É", "été", "ß", "x1", "THE", "Then",
+                               "ING"]),
+              st.sampled_from([" ", " ", " ", "", ".", "!", "\n", ". "])),
+    min_size=2, max_size=10,
+).map(lambda pieces: "".join(word + sep for word, sep in pieces))
+
+
+@st.composite
+def mixed_cases(draw):
+    """Lexicons with both word-confined and other patterns, any options."""
+    confined = draw(st.lists(st.sampled_from(FREQUENT) | st.sampled_from(CONFINED), min_size=1, max_size=4, unique=True))
+    others = draw(st.lists(st.sampled_from(CROSSING) | st.sampled_from(GENERAL), min_size=1, max_size=3, unique=True))
+    patterns = draw(st.permutations(confined + others))
+    labels = [draw(st.sampled_from(["A", "B", "C", "_"])) for _ in patterns]
+    options = {"ignore_case": draw(st.booleans()), "whole_word": draw(st.booleans()), "longest": draw(st.booleans())}
+    return patterns, labels, options
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_cases(), DENSE_TEXT, st.sampled_from(["span", "bio", "end", "after"]),
+       st.sampled_from([1, 3, 100_000]), st.sampled_from([0, 2, 16]))
+def test_merged_scans_equal_one_pass_over_all_patterns(case, text, encoding, chunk, stretch):
+    patterns, labels, options = case
+    spec = spec_for(patterns, labels, options).replace(")", f", encoding={encoding})", 1)
+    originals = lexicon_module.SCAN_CHUNK, lexicon_scan.SHORT_STRETCH
+    lexicon_module.SCAN_CHUNK = chunk  # batches of words and stretches of text, down to one character
+    lexicon_scan.SHORT_STRETCH = stretch  # 0: always search from inside a match of the other patterns
+    try:
+        plan = loads_spec(spec)
+        axis = plan.axis("lex")
+        assert axis.word is not None and axis.text is not None and not axis.per_word
+        grid = compile_text(plan, text)
+        again = compile_text(plan, text)  # with the word cache filled
+    finally:
+        lexicon_module.SCAN_CHUNK, lexicon_scan.SHORT_STRETCH = originals
+    expected = [m for m in one_pass_scan(patterns, labels, grid.text, **options) if m[2] != "_"]
+    vocab = grid.vocab("lex")
+    first = {"span": "", "bio": "B-", "end": "", "after": ""}[encoding]
+    assert [(s, e, vocab[label]) for s, e, label in zip(
+        grid.spans("lex").start.tolist(), grid.spans("lex").end.tolist(), grid.spans("lex").label.tolist())] == [
+        (s, e, first + label) for s, e, label in expected]
+    assert grid.ids("lex").tolist() == encoded(expected, len(grid.text), vocab, encoding)
+    assert again == grid
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lexicon_cases(CONFINED + FREQUENT), DENSE_TEXT | WORD_TEXT, st.sampled_from([1, 4, 100_000]))
+def test_words_matched_in_batches_equal_one_pass(case, text, chunk):
+    # word-confined lexicons, \b and \B under overlap=longest included, and
+    # patterns left out for words without a text they need (\w+ing, \w?he, ...)
+    patterns, labels, options = case
+    original = lexicon_module.SCAN_CHUNK
+    lexicon_module.SCAN_CHUNK = chunk
+    try:
+        grid = compile_text(loads_spec(spec_for(patterns, labels, options)), text)
+    finally:
+        lexicon_module.SCAN_CHUNK = original
+    assert grid.spans("lex").start.tolist() == [s for s, _, _ in one_pass_scan(patterns, labels, grid.text, **options)]
+    assert matches(grid) == [(grid.text[s:e], label) for s, e, label in one_pass_scan(patterns, labels, grid.text, **options)]
+
+
+def test_a_phrase_and_word_patterns_share_the_scan():
+    entries = '"upon" -> U\n  "once upon a time" -> PHRASE\n  /on\\w+/ -> ON'
+    text = "once upon a time upon"
+    assert matches(compiled(entries, text)) == [("once upon a time", "PHRASE"), ("upon", "U")]
+    # declared first, the word pattern takes "once"; the scan goes on inside the phrase
+    first = compiled('/on\\w+/ -> ON\n  "once upon a time" -> PHRASE\n  "upon" -> U', text)
+    assert matches(first) == [("once", "ON"), ("upon", "U"), ("upon", "U")]
+    # longest: the phrase is longer than "once"
+    assert matches(compiled('/on\\w+/ -> ON\n  "once upon a time" -> PHRASE', text, "overlap=longest")) == [
+        ("once upon a time", "PHRASE")]
+
+
+def test_a_match_over_the_text_can_end_inside_a_word():
+    # "e u" ends inside "upon": the scan resumes at "pon", where /po\w/ matches
+    # though the word-by-word scan of "upon" found "upon" only
+    grid = compiled('"e u" -> EU\n  "upon" -> UPON\n  /po\\w/ -> PO', "once upon")
+    assert matches(grid) == [("e u", "EU"), ("pon", "PO")]
+    assert matches(compiled('"upon" -> UPON\n  /po\\w/ -> PO', "once upon")) == [("upon", "UPON")]
+
+
+def test_the_scan_finds_a_match_over_the_text_inside_one_it_skipped():
+    # over the text alone, /\w+ \w+/ takes "ab then"; once "ab" is taken, the
+    # scan goes on from the space and finds "then a", which starts inside it
+    grid = compiled('"ab" -> AB\n  /\\w+ \\w+/ -> PAIR', "ab then a")
+    assert matches(grid) == [("ab", "AB"), ("then a", "PAIR")]
+
+
+def test_patterns_that_need_a_text_are_left_out_for_words_without_it():
+    axis = loads_spec(lexicon('/\\w+ness/ -> N\n  /(?i:k)ind/ | /[a-z]*en/ | /x\\w+ness/ -> K\n  /\\w+ly/i -> L')).axis("lex")
+    # those that start with a literal are always tried; the text is looked
+    # for ignoring case where the pattern does (a scoped (?i:...) does not
+    # reach the rest of its pattern)
+    assert axis.word_needs == ("ness", "ind", "en") and axis.word_needs_any_case.pattern == "ly"
+    grid = compile_text(loads_spec(lexicon('/\\w+ness/ -> N\n  /[a-z]*en/ -> E\n  "kind" -> K')),
+                        "kindness kind kindly kittens")
+    assert matches(grid) == [("kindness", "N"), ("kind", "K"), ("kind", "K"), ("kitten", "E")]
+    grid = compile_text(loads_spec(lexicon('/\\w+ness/ -> N\n  /[a-z]*EN/i -> E', "case=insensitive")), "KINDNESS KITTENS")
+    assert matches(grid) == [("KINDNESS", "N"), ("KITTEN", "E")]
