@@ -88,7 +88,7 @@ def run_train(args) -> int:
     ds = Dataset.open(args.data)
     sample_fn = None
     if config.sample_interval:
-        sample_fn = grid_sample_fn(ds, state["data"]["axes"] if state else model_axes(ds), seed=config.seed)
+        sample_fn = grid_sample_fn(ds, state["data"]["axes"] if state else model_axes(ds, config.axes), seed=config.seed)
     metrics = train(ds, args.out, config, resume=args.resume, max_time=args.max_time, sample_fn=sample_fn)
     if int(os.environ.get("RANK", "0")) == 0:
         print("\n".join(summary_lines(metrics, args.out)))

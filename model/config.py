@@ -42,7 +42,7 @@ DTYPES = ("auto", "float32", "bfloat16")
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
 
 # Keys that fix the shape of the network: a resumed run must keep them.
-MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion")
+MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion", "axes")
 
 
 @attrs.frozen
@@ -55,6 +55,7 @@ class TrainConfig:
     dropout: float = 0.0
     bias: bool = False  # nanoGPT's default: no biases in linear layers and norms
     fusion: str = "sum"  # how axis embeddings join the main stream: sum | concat | cross
+    axes: str = "fed"  # the axes the model reads: fed (every axis the spec feeds) | none (the baseline) | a,b,...
     # optimisation
     batch_size: int = 12  # windows per micro-batch, per process
     grad_accum: int = 1  # micro-batches per optimizer step (global batch = batch_size * grad_accum * processes)

@@ -90,9 +90,24 @@ def train(data, out, config: TrainConfig, *, resume: bool = False, max_time: flo
             dist.destroy_process_group()
 
 
-def model_axes(ds) -> list[dict]:
-    """The manifest entries of the axes the model reads (mode not null)."""
-    axes = [a for a in ds.axes if a["mode"] is not None]
+def model_axes(ds, selection: str = "fed") -> list[dict]:
+    """The manifest entries of the axes the model reads: every axis the spec
+    feeds (mode not null), none (the baseline on the same data), or the fed
+    axes named in a comma-separated `selection`, in the dataset's order."""
+    fed = [a for a in ds.axes if a["mode"] is not None]
+    if selection == "fed":
+        axes = fed
+    elif selection == "none":
+        axes = []
+    else:
+        names = [name.strip() for name in selection.split(",") if name.strip()]
+        known = {a["name"] for a in fed}
+        for name in names:
+            if name not in known:
+                unfed = f" (stored, but the spec does not feed it)" if name in ds.axis_names else ""
+                raise UserError(f"config: axes names {name!r}, which dataset {ds.path} does not feed{unfed}; "
+                                f"the fed axes are: {', '.join(sorted(known)) or 'none'} (or axes=fed, axes=none)")
+        axes = [a for a in fed if a["name"] in names]
     for a in axes:
         if a["mode"] == "context" and not a["causal"] and not a["forced"]:
             raise UserError(f"dataset {ds.path}: axis {a['name']!r} is fed as context but is not causal "
@@ -153,7 +168,7 @@ class Trainer:
             self.data = {**state["data"], "path": str(ds.path)}
         else:
             checkpoint.check_new_run(self.out)
-            axes = model_axes(ds)
+            axes = model_axes(ds, cfg.axes)
             self.columns = [ds.axis_names.index(a["name"]) for a in axes]
             self.data = checkpoint.data_entry(ds, [a["name"] for a in axes])
         self.axes = self.data["axes"]

@@ -311,3 +311,22 @@ def test_a_spec_that_feeds_no_axis_trains_the_baseline(tmp_path):
     m = train(data, tmp_path / "run", config(max_iters=2, eval_interval=2), progress=False)
     assert m["axes"] == [] and set(m["val_loss"]) == {"main"} and m["bpc_joint"] == m["bpc_main"]
     assert GridTransformer.from_checkpoint(checkpoint.load(tmp_path / "run")).config.axes == ()
+
+
+def test_axes_none_trains_the_baseline_on_the_same_data(data, tmp_path):
+    """axes=none reads no axis of a dataset that feeds some: the same model,
+    losses and split as a dataset compiled without axes (same main stream)."""
+    plain = compile_dataset(tmp_path / "plain", "main chars\n")
+    assert np.array_equal(plain.main("val"), data.main("val"))
+    ours = train(data, tmp_path / "none", config(max_iters=3, eval_interval=3, axes="none"), progress=False)
+    theirs = train(plain, tmp_path / "plain_run", config(max_iters=3, eval_interval=3), progress=False)
+    assert ours["axes"] == [] and ours["bpc_main"] == theirs["bpc_main"] and ours["val_loss"] == theirs["val_loss"]
+
+
+def test_axes_selects_fed_axes_and_names_the_ones_it_cannot(data, tmp_path):
+    fed = [a["name"] for a in data.axes if a["mode"] is not None]
+    m = train(data, tmp_path / "one", config(max_iters=1, eval_interval=1, axes=fed[-1]), progress=False)
+    assert [a["name"] for a in m["axes"]] == [fed[-1]]
+    with pytest.raises(UserError, match=r"axes names 'nope', which dataset .* does not feed; the fed axes are"):
+        train(data, tmp_path / "bad", config(max_iters=1, axes="nope"), progress=False)
+    assert not (tmp_path / "bad").exists()
