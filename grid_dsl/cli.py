@@ -3,7 +3,7 @@
     multigrid check SPEC [--text T | --file F] [--spans JSONL] [--verify] [--cuts N] [--seed S]
     multigrid show SPEC (--text T | --file F) [--axes a,b] [--width N] [--spans JSONL] [--color | --no-color]
     multigrid fmt SPEC... [--check]
-    multigrid demo
+    multigrid demo                     (model/demo.py: the whole pipeline once)
 
 `check` validates a spec and prints a table of its axes on a sample text
 (the built-in sample, an excerpt of Andersen's tales, unless --text or --file
@@ -36,13 +36,12 @@ from .report import axis_table, causal_text, summary
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_PATH = PACKAGE_DIR / "sample.txt"
 DEMO_SPEC_PATH = PACKAGE_DIR / "demo.axes"
-DEMO_SHOWN_AXES = 5
 
 # The commands of later stages live beside their code: each module named here
 # has `add_commands(subparsers)`, adding parsers whose `run(args) -> int`
 # raises UserError or SpecError for what a user can fix. Those modules import
 # their heavy dependencies (torch) inside `run`, so `check` stays quick.
-COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli")
+COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli", "model.demo")
 
 
 # ------------------------------------------------------------------ inputs
@@ -207,20 +206,6 @@ def run_fmt(args) -> int:
     return 0
 
 
-def run_demo(args) -> int:
-    plan = load_plan(DEMO_SPEC_PATH)
-    print_warnings(plan)
-    text = read_file(SAMPLE_PATH, "built-in sample")
-    status = check_report(plan, "demo.axes", text, "built-in sample (Andersen)", None, True, args.cuts, args.seed)
-    shown = [f.axis for f in plan.feeds][:DEMO_SHOWN_AXES] or list(plan.names[:DEMO_SHOWN_AXES])
-    excerpt = text[: text.find("\n\n", text.find("\n\n") + 2) + 1]  # the first two paragraphs
-    grid = compile_text(plan, excerpt)
-    width = shutil.get_terminal_size((100, 24)).columns
-    print(f"\nthe fed axes on the first paragraphs (`multigrid show {DEMO_SPEC_PATH} --text ...` draws any text):\n")
-    print(grid.render(shown, width=width, color=use_color(None)))
-    return status
-
-
 # ------------------------------------------------------------------ parser
 
 
@@ -282,11 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
     fmt_cmd.add_argument("specs", nargs="+", metavar="SPEC")
     fmt_cmd.add_argument("--check", action="store_true", help="write nothing; list the files that would change (exit 1)")
     fmt_cmd.set_defaults(run=run_fmt)
-
-    demo_cmd = commands.add_parser("demo", help="check --verify and show the built-in demo spec")
-    demo_cmd.add_argument("--cuts", type=_positive_int, default=64, metavar="N", help=argparse.SUPPRESS)
-    demo_cmd.add_argument("--seed", type=_seed, default=0, metavar="S", help=argparse.SUPPRESS)
-    demo_cmd.set_defaults(run=run_demo)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(commands)

@@ -1,5 +1,5 @@
 """The command line: one test per class of user error (message, location,
-exit code 2, no traceback), then check, --verify, show, fmt and demo."""
+exit code 2, no traceback), then check, --verify, show and fmt (the demo: tests/test_demo.py)."""
 
 import os
 import re
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import ROOT, need_nltk
+from conftest import ROOT
 
 from axes.base import CAUSAL
 from grid_dsl import cli, load_spec
@@ -333,17 +333,3 @@ def test_fmt_syntax_error_exits_2(capsys, spec):
     path = spec("group w = \n")
     code, _, err = run(capsys, "fmt", path, "--check")
     assert code == 2 and f"{path}:2:1: error: unexpected end of file" in err
-
-
-# ------------------------------------------------------------------ demo
-
-
-def test_demo_checks_and_shows_the_built_in_spec(capsys):
-    need_nltk("punkt_tab", "averaged_perceptron_tagger_eng", "universal_tagset")
-    code, out, err = run(capsys, "demo")
-    assert code == 0, err
-    rows = table_rows(out)
-    assert "VIOLATION" not in out and any(r[-1] == "causal (confirmed)" for r in rows.values())
-    assert {r[4] for r in rows.values()} >= {"context", "predict", "-"}
-    assert "the fed axes on the first paragraphs" in out and "text " in out
-    assert run(capsys, "fmt", "--check", cli.DEMO_SPEC_PATH)[0] == 0  # the demo spec is canonical
