@@ -1,6 +1,10 @@
 """lag A = X by N chars | lag A = X after G: show X's labels later.
 
-`by N chars` shifts the stream N characters to the right. `after G` shows,
+`by N chars` shifts the stream N characters to the right; a negative N shows
+each label N characters early (a lead: it looks N characters ahead, which is
+how the boundary leak of DESIGN.md is written on purpose, e.g.
+`lag early = upos_prev by -1 chars` shows each word's tag on its last
+letter). `after G` shows,
 from the first character after each span of grouping G, X's label at that
 span's last character, until the next span of G completes. A lag is causal
 only when it covers X's look-ahead (DESIGN.md, "Leaks are subtler than they
@@ -31,8 +35,11 @@ class LagAxis(Axis):
         n = len(ids)
         if self.group is None:
             out = np.zeros(n, dtype=np.int32)
-            if self.chars < n:
-                out[self.chars :] = ids[: n - self.chars]
+            k = self.chars
+            if 0 < k < n:
+                out[k:] = ids[: n - k]
+            elif -n < k < 0:
+                out[: n + k] = ids[-k:]
             return Stream(out)
         spans = inputs[self.group].spans
         ends = np.unique(spans.end[spans.end > spans.start])  # sorted; equal ends share a last character
@@ -58,11 +65,20 @@ def build_lag(node: LagDecl, ctx) -> LagAxis | None:
             lookahead = Lookahead("unbounded", note=f"'{source.name}' looks ahead {source.lookahead}, "
                                                     f"beyond the end of a span of '{group.name}'")
         return LagAxis(lookahead=lookahead, inputs=(source.name, group.name), group=group.name, **common)
-    if node.amount < 1:
-        ctx.error(node.loc, "a lag must be at least 1 char")
+    if node.amount == 0:
+        ctx.error(node.loc, "a lag of 0 chars changes nothing", "lag by at least 1 char (or by -N chars to lead)")
         return None
     la = source.lookahead
-    if la.covered_by_chars(node.amount):
+    if node.amount < 0:  # a lead adds its characters to whatever the source looks ahead
+        lead = -node.amount
+        note = f"shown {lead} char{'s' if lead != 1 else ''} early"
+        if la.causal:
+            lookahead = Lookahead("chars", lead, note=note)
+        elif la.kind == "chars":
+            lookahead = Lookahead("chars", la.n + lead, note=note)
+        else:  # to the end of a span: shown early, it may be the next span's
+            lookahead = Lookahead("unbounded", note=f"'{source.name}' looks ahead {la}, {note}")
+    elif la.covered_by_chars(node.amount):
         lookahead = CAUSAL
     elif la.kind == "chars":
         lookahead = Lookahead("chars", la.n - node.amount, note=la.note)

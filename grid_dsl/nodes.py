@@ -349,7 +349,7 @@ class ProductDecl(AxisDecl):
 
 @node("lag_decl")
 class LagDecl(AxisDecl):
-    """`by N chars` (amount is an int) or `after GROUP` (amount is a Ref)."""
+    """`by N chars` (amount is an int; negative: shown N chars early) or `after GROUP` (amount is a Ref)."""
 
     kind = "lag"
     name: str

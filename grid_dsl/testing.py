@@ -253,7 +253,7 @@ def _product(known: _Declared, name: str):
 
 
 def _lag(known: _Declared, name: str):
-    amount = st.integers(1, 4)
+    amount = st.integers(-2, 4).filter(bool)
     spans = known.names(spans=True)
     if spans:
         amount = amount | st.sampled_from(spans).map(nodes.Ref)

@@ -101,6 +101,26 @@ def test_lag_causality_covers_the_look_ahead():
         loads_spec("group w = words\nposition p = w\nlag x = w after p")
 
 
+def test_a_negative_lag_leads_and_looks_ahead_by_as_much():
+    """The boundary leak written on purpose: a causal word label shown one
+    character early lands on the word's last letter (DESIGN.md)."""
+    grid = compile_("group t = tokens\nlag after = role after t\nlag early = after by -1 chars\n"
+                    "lag back = early by 1 chars")
+    after = grid.labels("after")
+    assert grid.labels("early") == after[1:] + ["_"]
+    assert grid.labels("early")[7] == "VILLAIN"  # the "f" of "wolf": the tag is known before the space
+    assert grid.labels("back")[1:] == after[1:]
+    plan = loads_spec(ROLES + "group t = tokens\ngroup w = words\nlag after = role after t\n"
+                      "lag a = w by -2 chars\nlag b = a by 1 chars\nlag c = a by 2 chars\nlag d = w after t\n"
+                      "lag e = d by -1 chars")
+    assert str(plan.axis("a").lookahead) == "2 chars (shown 2 chars early)"
+    assert plan.axis("b").lookahead == Lookahead("chars", 1, note="shown 2 chars early")
+    assert plan.axis("c").causal
+    assert str(plan.axis("e").lookahead).startswith("1 char")
+    with pytest.raises(SpecError, match="a lag of 0 chars changes nothing"):
+        loads_spec("group w = words\nlag x = w by 0 chars")
+
+
 def test_lookahead_algebra():
     word = Lookahead("span", segment="word")
     token = Lookahead("span", segment="token")
