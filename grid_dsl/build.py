@@ -1,8 +1,7 @@
-"""Compiling a corpus into a dataset, and joining shards into one.
+"""Compiling a corpus into a dataset.
 
     multigrid compile SPEC CORPUS --out DIR [--val-fraction F] [--seed S]
                       [--workers N] [--shard I/N] [--encoding E] [--errors H]
-    multigrid merge SHARD_DIR... --out DIR
 
 The layout written is described in `grid_dsl.dataset`. How it is written:
 
@@ -32,16 +31,15 @@ The layout written is described in `grid_dsl.dataset`. How it is written:
 * Shards. `--shard I/N` (I = 0..N-1, e.g. a cluster array job's task id)
   compiles documents [I*D//N, (I+1)*D//N) only, with the split of the whole
   corpus. A shard is a valid dataset with its own main vocabulary and a
-  "shard" entry in its manifest. `multigrid merge` checks that the shards are
-  0..N-1 of one compile (same spec, corpus, split and count), unions their
-  vocabularies, remaps the main ids and concatenates the streams in shard
-  order: the result is byte-identical to compiling unsharded. The ranges
-  need the document count, so every shard still reads (and fingerprints)
-  the whole corpus, compiling only its own range.
-* Atomic. Everything is written into a temporary directory beside DIR
-  (`.DIR.tmp-HOST-PID-XXXXXX`) that is renamed to DIR at the end, so DIR is
-  complete or absent; a failed or interrupted compile removes its temporary
-  directory, and a killed one's is removed by the next compile of DIR.
+  "shard" entry in its manifest; `multigrid merge` (grid_dsl.merge) joins
+  the shards into the dataset compiling unsharded gives, byte for byte.
+  The ranges need the document count, so every shard still reads (and
+  fingerprints) the whole corpus, compiling only its own range.
+* Atomic (grid_dsl.staging). Everything is written into a temporary
+  directory beside DIR (`.DIR.tmp-HOST-PID-XXXXXX`) that is renamed to DIR
+  at the end, so DIR is complete or absent; a failed or interrupted compile
+  removes its temporary directory, and a killed one's is removed by the
+  next compile of DIR.
 * Incremental. When DIR holds a dataset compiled by this version of
   multigrid from the same spec (hash), corpus (fingerprint), split options
   and shard, compiling again prints that it is up to date and does nothing.
@@ -62,8 +60,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import multiprocessing
-import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -75,10 +71,11 @@ from tqdm import tqdm
 
 from .compiler import compile_text
 from .corpora import Corpus
-from .dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, MANIFEST, SPLITS, Dataset, check_target, dumps_manifest,
-                      library_version, main_entry, make_manifest, stored_axes, staged)
+from .dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, MANIFEST, SPLITS, dumps_manifest, library_version,
+                      main_entry, make_manifest, stored_axes)
 from .diagnostics import UserError
 from .plan import Plan
+from .staging import check_target, staged
 
 CODES_FILE = "main.codes"  # uint32 code points before the main-vocabulary pass
 TASK_CHARS = (1 << 14, 1 << 20)  # bounds of the characters per chunk of documents
@@ -269,11 +266,11 @@ class SplitWriter:
         self.close()
         if self.unit == "chars":
             lookup = lambda codes: np.searchsorted(vocab_codes, codes)  # noqa: E731
-            _rewrite(self.main_file, "<u4", self.folder / MAIN_FILE, dtype, lookup)
+            rewrite_stream(self.main_file, "<u4", self.folder / MAIN_FILE, dtype, lookup)
             self.main_file.unlink()
 
 
-def _rewrite(source: Path, source_dtype: str, target, dtype: str, fn=None) -> None:
+def rewrite_stream(source: Path, source_dtype: str, target, dtype: str, fn=None) -> None:
     """Stream `source` into `target` (a path, or an open file to append
     to), applying fn to each piece, with bounded memory (plain reads, not a
     memory map, so the pages read do not stay in this process)."""
@@ -377,87 +374,3 @@ def _check_unchanged(corpus: Corpus, fingerprint: str, seen: int, expected: int)
                   else f"{seen} documents read, {expected} expected")
         raise UserError(f"corpus {corpus.name} changed while it was being compiled ({detail}); nothing was "
                         "written: compile again once it has stopped changing")
-
-
-# ----------------------------------------------------------------- merging
-
-
-def merge_shards(shard_dirs: Sequence[str | Path], out: str | Path, progress: bool = False) -> Summary:
-    """Join the shards 0..N-1 of one compile into the dataset that compiling
-    unsharded gives (byte for byte)."""
-    out = Path(out)
-    started = time.perf_counter()
-    if not shard_dirs:
-        raise UserError("merge: name the shard directories to join")
-    shards = sorted((Dataset.open(d) for d in shard_dirs), key=lambda ds: _shard_of(ds)["index"])
-    first = shards[0]
-    _check_shards(shards)
-    unit = first.unit
-    if unit == "chars":
-        codes = np.unique(np.array([ord(c) for ds in shards for c in ds.main_vocab], dtype=np.int64))
-        vocab = [chr(c) for c in codes.tolist()]
-    else:
-        codes, vocab = None, list(range(256))
-    main = main_entry(unit, vocab)
-    check_target(out)
-    total = sum(os.path.getsize(ds.file(split, stream))
-                for ds in shards for split in SPLITS for stream in ["main", "docs", *ds.axis_names])
-    with staged(out) as tmp, tqdm(total=total, unit="B", unit_scale=True, desc="merging",
-                                  disable=None if progress else True, leave=False) as bar:
-        splits = {}
-        for split in SPLITS:
-            (tmp / split).mkdir()
-            tokens = documents = 0
-            with open(tmp / split / MAIN_FILE, "wb") as main_out, open(tmp / split / DOCS_FILE, "wb") as docs_out:
-                for ds in shards:
-                    lookup = None
-                    if codes is not None:
-                        table = np.searchsorted(codes, [ord(c) for c in ds.main_vocab])
-                        lookup = lambda ids, table=table: table[ids]  # noqa: E731
-                    _rewrite(ds.file(split, "main"), ds.manifest["main"]["dtype"], main_out, main["dtype"], lookup)
-                    docs_out.write((ds.doc_starts(split) + tokens).astype(DOCS_DTYPE).tobytes())
-                    tokens += ds.tokens(split)
-                    documents += ds.documents(split)
-            for name in first.axis_names:
-                with open(tmp / split / f"{name}.bin", "wb") as axis_out:
-                    for ds in shards:
-                        with open(ds.file(split, name), "rb") as src:
-                            shutil.copyfileobj(src, axis_out, 1 << 22)
-            bar.update(sum(os.path.getsize(p) for p in (tmp / split).iterdir()))
-            splits[split] = {"tokens": tokens, "documents": documents}
-        manifest = {k: v for k, v in first.manifest.items() if k != "shard"}
-        manifest["main"], manifest["splits"] = main, splits
-        (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
-    return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=total / 1e6)
-
-
-def _shard_of(ds: Dataset) -> dict:
-    shard = ds.manifest.get("shard")
-    if shard is None:
-        raise UserError(f"{ds.path} is a whole dataset, not a shard (compile shards with --shard I/N)")
-    return shard
-
-
-def _check_shards(shards: list[Dataset]) -> None:
-    first = shards[0].manifest
-    count = first["shard"]["count"]
-    for ds in shards[1:]:
-        for key, what in (("spec", "spec"), ("corpus", "corpus"), ("split", "split options"), ("axes", "axes"),
-                          ("library", "multigrid version")):
-            ours, theirs = ds.manifest.get(key), first.get(key)
-            if key == "spec":  # the same spec may have been read from another path
-                ours, theirs = ours["hash"], theirs["hash"]
-            if ours != theirs:
-                raise UserError(f"{ds.path} and {shards[0].path} are shards of different compiles "
-                                f"(their {what} differ); merge shards of one compile")
-        if ds.manifest["main"]["unit"] != first["main"]["unit"] or ds.manifest["shard"]["count"] != count:
-            raise UserError(f"{ds.path} and {shards[0].path} are shards of different compiles "
-                            f"(shard counts {ds.manifest['shard']['count']} and {count})")
-    indices = [ds.manifest["shard"]["index"] for ds in shards]
-    if indices != list(range(count)):
-        missing = sorted(set(range(count)) - set(indices))
-        doubled = sorted({i for i in indices if indices.count(i) > 1})
-        problems = ([f"missing shard(s) {', '.join(map(str, missing))}"] if missing else []) + \
-                   ([f"shard(s) {', '.join(map(str, doubled))} given twice"] if doubled else [])
-        detail = "; ".join(problems)
-        raise UserError(f"merge needs shards 0..{count - 1} of {count}, each once: {detail}")

@@ -8,8 +8,8 @@ CORPUS is anything `grid_dsl.corpora.open_corpus` opens: a .txt file, a
 folder of .txt files, a built-in name (grimm, andersen, tinyshakespeare) or
 `synthetic[:stories=N,seed=S]`. The dataset format and how it is written
 (split, workers, shards, streaming, atomic replacement, incremental
-recompilation) are described in `grid_dsl.dataset` and `grid_dsl.build`.
-A progress bar goes to stderr (on a terminal); a summary to stdout.
+recompilation) are described in `grid_dsl.dataset`, `grid_dsl.build` and
+`grid_dsl.merge`. A progress bar goes to stderr (on a terminal); a summary to stdout.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run_compile(args) -> int:
 
 
 def run_merge(args) -> int:
-    from .build import merge_shards
+    from .merge import merge_shards
 
     summary = merge_shards(args.shards, args.out, progress=True)
     for line in summary.lines():

@@ -5,22 +5,41 @@
     tinyshakespeare  the tiny Shakespeare file of char-rnn and nanoGPT
 
 `fetch(name)` returns the path of the file in the cache, downloading it the
-first time. Each file's SHA-256 digest is known in advance: a download that
-does not match it is refused (the upstream file has changed), so a name
-always means the same text, byte for byte. A download is written to a
-temporary file in the cache folder and renamed into place only once complete
-and checked: an interrupted download leaves nothing behind.
+first time. A download is written to a temporary file in the cache folder
+and renamed into place only once complete and checked: an interrupted
+download leaves nothing behind.
+
+Checksums. Each name stands for the file this version of multigrid was
+tested with (the copies in ../shared/data/corpora), known by its SHA-256
+digest. A download is kept when
+
+* its bytes are that file (the digest matches), or
+* for a Project Gutenberg book, the book inside it is that file's book: the
+  SHA-256 of `gutenberg.clean(text)` (header, licence, BOM and CRLF cut)
+  matches. Gutenberg rewrites its headers and licences from time to time;
+  the documents compiled from the file, and so every dataset, are then the
+  same as from the tested file (a note on stderr says so), or
+* the user accepted its digest: MULTIGRID_ACCEPT_SHA256 names it. The
+  acceptance is recorded beside the file in the cache (FILE.accepted-sha256),
+  so later commands use the file without the variable.
+
+Any other download is refused with both digests and these ways out; nothing
+is saved. A dataset records the fingerprint of the documents it was compiled
+from, so one compiled from an accepted, changed file is told apart from one
+of the tested file.
 
 Environment:
-    MULTIGRID_CACHE        the cache folder (default: $XDG_CACHE_HOME/multigrid,
-                           else ~/.cache/multigrid); files go to its `corpora/`
-    MULTIGRID_CORPUS_URL   a mirror: FILE is fetched from $MULTIGRID_CORPUS_URL/FILE
-                           (FILE as in `NAMED`), instead of the upstream address
-    MULTIGRID_NO_DOWNLOAD  if set, never download (tests set it); a corpus that
-                           is not in the cache is then an error
+    MULTIGRID_CACHE          the cache folder (default: $XDG_CACHE_HOME/multigrid,
+                             else ~/.cache/multigrid); files go to its `corpora/`
+    MULTIGRID_CORPUS_URL     a mirror: FILE is fetched from $MULTIGRID_CORPUS_URL/FILE
+                             (FILE as in `NAMED`), instead of the upstream address
+    MULTIGRID_NO_DOWNLOAD    if set, never download (tests set it); a corpus that
+                             is not in the cache is then an error
+    MULTIGRID_ACCEPT_SHA256  SHA-256 digests (comma- or space-separated) of
+                             downloads to keep although they are not the tested file
 
-Offline, or when the upstream has changed, pass the path of a local copy of
-the text instead of the name: any .txt file or folder is a corpus.
+Offline, or instead of a changed upstream file, pass the path of a local copy
+of the text instead of the name: any .txt file or folder is a corpus.
 """
 
 from __future__ import annotations
@@ -29,6 +48,7 @@ import hashlib
 import http.client
 import os
 import socket
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -37,11 +57,14 @@ from pathlib import Path
 import attrs
 from tqdm import tqdm
 
+from . import gutenberg
 from .diagnostics import UserError
 
 CACHE_ENV = "MULTIGRID_CACHE"
 URL_ENV = "MULTIGRID_CORPUS_URL"
 NO_DOWNLOAD_ENV = "MULTIGRID_NO_DOWNLOAD"
+ACCEPT_ENV = "MULTIGRID_ACCEPT_SHA256"
+ACCEPTED_SUFFIX = ".accepted-sha256"  # beside a cached file: the digest the user accepted for it
 TIMEOUT = 30.0  # seconds without an answer before a download gives up
 CHUNK = 1 << 16
 
@@ -52,8 +75,9 @@ class NamedCorpus:
     title: str
     filename: str  # the name in the cache and on a mirror
     url: str  # the upstream address
-    sha256: str  # of the file's bytes
+    sha256: str  # of the bytes of the file this version was tested with
     size: int  # bytes
+    book_sha256: str | None = None  # of its book, UTF-8 (gutenberg.clean), for a Gutenberg file
 
 
 NAMED: dict[str, NamedCorpus] = {
@@ -66,6 +90,7 @@ NAMED: dict[str, NamedCorpus] = {
             "https://www.gutenberg.org/files/2591/2591-0.txt",
             "4d909d18d528fbf393a06ecc05487006d6983f69d55a16138e4bc7642213eb90",
             549_746,
+            "4dba471504315ded8ad71d4cb61ea72d33d0c16ce7e748b20db4254cbda8aa83",
         ),
         NamedCorpus(
             "andersen",
@@ -74,6 +99,7 @@ NAMED: dict[str, NamedCorpus] = {
             "https://www.gutenberg.org/cache/epub/27200/pg27200.txt",
             "2a64624c2d01c1310a1c391f936cda7a9b5a0caf42d19ac990355084f21322bd",
             2_040_102,
+            "252644b79a19c7d9c7176b96d6451a510e4e97cea5d1964de19e3ee646388c2c",
         ),
         NamedCorpus(
             "tinyshakespeare",
@@ -108,9 +134,9 @@ def fetch(name: str, *, progress: bool | None = None) -> Path:
     """
     corpus = NAMED[name]
     path = cache_dir() / "corpora" / corpus.filename
-    if path.is_file() and file_sha256(path) == corpus.sha256:
+    if path.is_file() and verdict(corpus, path, file_sha256(path), path) is not None:
         return path
-    # Absent, or not the file we know (a damaged cache): download it again.
+    # Absent, or not a file we may use (a damaged cache): download it again.
     if os.environ.get(NO_DOWNLOAD_ENV):
         raise UserError(f"corpus '{name}' is not in the cache ({path}) and downloads are off "
                         f"({NO_DOWNLOAD_ENV} is set). {offline_hint(corpus, path)}")
@@ -119,19 +145,61 @@ def fetch(name: str, *, progress: bool | None = None) -> Path:
     except OSError as err:
         raise UserError(f"cannot create the cache folder {path.parent}: {err.strerror or err}; "
                         f"set {CACHE_ENV} to a folder you can write to") from None
-    download(source_url(corpus), path, sha256=corpus.sha256, label=name, progress=progress,
-             hint=offline_hint(corpus, path))
+    url, hint = source_url(corpus), offline_hint(corpus, path)
+    download(url, path, check=lambda partial, digest: admit(corpus, url, partial, digest, path, hint),
+             label=name, progress=progress, hint=hint)
     return path
 
 
-def download(url: str, dest: Path, *, sha256: str, label: str, progress: bool | None = None,
-             hint: str = "") -> None:
-    """Download `url` to `dest` if its SHA-256 digest is `sha256`, atomically.
+def verdict(corpus: NamedCorpus, file: Path, digest: str, cached: Path) -> str | None:
+    """Why `file` (SHA-256 `digest`) may stand for `corpus` in the cache at
+    `cached`: "tested" (the very file this version was tested with), "same
+    book" (a Gutenberg file whose book is the tested one's), "accepted" (a
+    digest the user accepted); None when it may not."""
+    if digest == corpus.sha256:
+        return "tested"
+    if corpus.book_sha256 and book_sha256(file) == corpus.book_sha256:
+        return "same book"
+    if digest in accepted_digests(cached):
+        return "accepted"
+    return None
 
-    The bytes go to a temporary file beside `dest`, renamed to `dest` only
-    when complete and checked; on any failure (including Ctrl-C) the
-    temporary file is removed and `dest` is left as it was. Network, server
-    and checksum failures raise UserError, with `hint` appended.
+
+def admit(corpus: NamedCorpus, url: str, partial: Path, digest: str, dest: Path, hint: str) -> None:
+    """Keep the complete download `partial` for `dest`, or refuse it (UserError)."""
+    why = verdict(corpus, partial, digest, dest)
+    if why is None:
+        book = (" and the book inside it (Project Gutenberg header and licence cut) differs too, so more than "
+                "the header has changed" if corpus.book_sha256 else "")
+        raise UserError(
+            f"the file at {url} is not the one this version of multigrid was tested with as '{corpus.name}' "
+            f"(SHA-256 {digest}, tested: {corpus.sha256}){book}. Nothing was saved. To use this file anyway, "
+            f"set {ACCEPT_ENV}={digest} and run the command again (it is then kept and used from the cache; "
+            f"datasets compiled from it record its own corpus fingerprint). {hint}")
+    if why == "accepted":
+        # Recorded before the file is renamed into place: a cached file is never without its acceptance.
+        record = dest.with_name(dest.name + ACCEPTED_SUFFIX)
+        handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{record.name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "w", encoding="ascii") as out:
+                out.write(digest + "\n")
+            os.replace(name, record)
+        finally:
+            Path(name).unlink(missing_ok=True)
+    elif why == "same book":
+        print(f"note: the file at {url} differs from the one multigrid was tested with as '{corpus.name}' in its "
+              "Project Gutenberg header or licence only; the book, and every dataset compiled from it, is the same",
+              file=sys.stderr)
+
+
+def download(url: str, dest: Path, *, check, label: str, progress: bool | None = None, hint: str = "") -> None:
+    """Download `url` to `dest` atomically, if `check(partial, sha256)` lets it.
+
+    The bytes go to a temporary file beside `dest`; once complete, `check`
+    is called with its path and SHA-256 hex digest and refuses it by raising
+    UserError; otherwise it is renamed to `dest`. On any failure (including
+    Ctrl-C) the temporary file is removed and `dest` is left as it was.
+    Network and server failures raise UserError, with `hint` appended.
     """
     dest = Path(dest)
     partial: Path | None = None
@@ -154,11 +222,7 @@ def download(url: str, dest: Path, *, sha256: str, label: str, progress: bool | 
         if expected is not None and received != expected:
             raise UserError(f"the download of {label} from {url} broke off after {received:,} of "
                             f"{expected:,} bytes; run the command again. {hint}")
-        if digest.hexdigest() != sha256:
-            raise UserError(
-                f"the file downloaded for {label} from {url} is not the one this version of multigrid knows "
-                f"(SHA-256 {digest.hexdigest()}, expected {sha256}): the upstream file may have changed. "
-                f"Nothing was saved. {hint}")
+        check(partial, digest.hexdigest())
         os.replace(partial, dest)
         partial = None
     except urllib.error.HTTPError as err:
@@ -189,6 +253,30 @@ def file_sha256(path: Path) -> str:
         while chunk := data.read(CHUNK * 16):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def book_sha256(path: Path) -> str | None:
+    """The SHA-256 digest of the book inside a Project Gutenberg file
+    (`gutenberg.clean`, as UTF-8); None when the file is not UTF-8 text
+    with Gutenberg markers."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not gutenberg.is_gutenberg(text):
+        return None
+    return hashlib.sha256(gutenberg.clean(text).encode("utf-8")).hexdigest()
+
+
+def accepted_digests(cached: Path) -> set[str]:
+    """The digests the user accepted for the cache file `cached`: those in
+    MULTIGRID_ACCEPT_SHA256 and the one recorded beside it."""
+    digests = set(os.environ.get(ACCEPT_ENV, "").replace(",", " ").lower().split())
+    try:
+        digests.update(cached.with_name(cached.name + ACCEPTED_SUFFIX).read_text(encoding="ascii").split())
+    except (OSError, UnicodeDecodeError):
+        pass
+    return digests
 
 
 def _why(reason: object) -> str:

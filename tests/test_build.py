@@ -15,9 +15,10 @@ import pytest
 from test_dataset import SPEC, TEXTS, ListCorpus, compile_to
 
 from grid_dsl import build, cli, compile_text, loads_spec
-from grid_dsl.build import Shard, choose_split, compile_corpus, merge_shards
+from grid_dsl.build import Shard, choose_split, compile_corpus
 from grid_dsl.dataset import Dataset
 from grid_dsl.diagnostics import UserError
+from grid_dsl.merge import merge_shards
 
 TESTS = Path(__file__).resolve().parent
 MANY = [f"Story {i}. The {'king' if i % 3 else 'frog'} went to town {'é' * (i % 4)}and back!\n" * (1 + i % 5)

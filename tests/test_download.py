@@ -100,6 +100,7 @@ def test_named_corpora_match_the_known_upstream_files():
         assert hashlib.sha256(data).hexdigest() == corpus.sha256
         assert len(data) == corpus.size
         assert corpus.url.startswith("https://")
+        assert download.book_sha256(CORPORA / corpus.filename) == corpus.book_sha256  # None: not Gutenberg
 
 
 def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
@@ -160,21 +161,80 @@ def test_a_cached_file_needs_no_network(cache, monkeypatch):
     assert len(doc.text) == 1_115_394
 
 
-def test_checksum_mismatch_is_refused_and_nothing_is_saved(cache, tmp_path, monkeypatch):
-    changed = tmp_path / "changed"
-    changed.mkdir()
-    (changed / "grimms_fairy_tales.txt").write_bytes((CORPORA / "grimms_fairy_tales.txt").read_bytes() + b"\r\nA new line.")
-    server = serve(changed, monkeypatch)
+def serve_changed(tmp_path, monkeypatch, filename: str, change) -> tuple[Server, bytes]:
+    """A server of one shared copy with `change(bytes) -> bytes` applied."""
+    folder = tmp_path / "changed"
+    folder.mkdir()
+    data = change((CORPORA / filename).read_bytes())
+    (folder / filename).write_bytes(data)
+    return serve(folder, monkeypatch), data
+
+
+def rewritten_header(data: bytes) -> bytes:
+    """What Gutenberg does to its files: a new header, LF line ends, no BOM."""
+    data = data.replace(b"Posting Date: December 14, 2008 [EBook #2591]", b"Release date: April 1, 2001 [eBook #2591]")
+    return data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n") + b"\nUpdated: 2025\n"
+
+
+def changed_tale(data: bytes) -> bytes:
+    return data.replace(b"A certain king had a beautiful garden", b"A certain king had a splendid garden", 1)
+
+
+def test_a_rewritten_gutenberg_header_is_kept_with_a_note(cache, tmp_path, monkeypatch, capsys):
+    server, served = serve_changed(tmp_path, monkeypatch, "grimms_fairy_tales.txt", rewritten_header)
+    try:
+        corpus = open_corpus("grimm")
+        assert files_in(cache) == ["corpora/grimms_fairy_tales.txt"]
+        assert (cache / "corpora" / "grimms_fairy_tales.txt").read_bytes() == served
+        note = capsys.readouterr().err
+        assert "differs from the one multigrid was tested with as 'grimm' in its Project Gutenberg header" in note
+        tested = open_corpus(CORPORA / "grimms_fairy_tales.txt")
+        assert corpus.fingerprint() == tested.fingerprint()  # the same documents: the same datasets
+        open_corpus("grimm")
+        assert server.requests == {"/grimms_fairy_tales.txt": 1}  # the kept file is used from the cache
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("name, filename, change", [
+    ("grimm", "grimms_fairy_tales.txt", changed_tale),
+    ("tinyshakespeare", "tinyshakespeare.txt", lambda data: data + b"\nA new line.\n"),
+])
+def test_a_changed_file_is_refused_with_both_digests_and_nothing_is_saved(cache, tmp_path, monkeypatch, name,
+                                                                        filename, change):
+    server, served = serve_changed(tmp_path, monkeypatch, filename, change)
     try:
         with pytest.raises(UserError) as err:
-            open_corpus("grimm")
+            open_corpus(name)
     finally:
         server.close()
     message = str(err.value)
-    assert "is not the one this version of multigrid knows" in message
-    assert "the upstream file may have changed" in message and "Nothing was saved" in message
-    assert "multigrid compile SPEC path/to/grimms_fairy_tales.txt" in message
+    digest = hashlib.sha256(served).hexdigest()
+    assert message.startswith(f"the file at {server.url}/{filename} is not the one this version of multigrid was "
+                              f"tested with as '{name}' (SHA-256 {digest}, tested: {download.NAMED[name].sha256})")
+    assert ("the book inside it (Project Gutenberg header and licence cut) differs too" in message) == (name == "grimm")
+    assert f"Nothing was saved. To use this file anyway, set MULTIGRID_ACCEPT_SHA256={digest} and run" in message
+    assert f"multigrid compile SPEC path/to/{filename}" in message
     assert files_in(cache) == []
+
+
+def test_an_accepted_digest_is_kept_and_used_without_the_variable(cache, tmp_path, monkeypatch):
+    server, served = serve_changed(tmp_path, monkeypatch, "grimms_fairy_tales.txt", changed_tale)
+    digest = hashlib.sha256(served).hexdigest()
+    monkeypatch.setenv("MULTIGRID_ACCEPT_SHA256", f"{'0' * 64}, {digest.upper()}")
+    try:
+        docs = list(open_corpus("grimm").documents())
+    finally:
+        server.close()
+    assert docs[0].text.startswith("THE GOLDEN BIRD") and "A certain king had a splendid garden" in docs[0].text
+    assert files_in(cache) == ["corpora/grimms_fairy_tales.txt", "corpora/grimms_fairy_tales.txt.accepted-sha256"]
+    assert (cache / "corpora" / "grimms_fairy_tales.txt.accepted-sha256").read_text() == digest + "\n"
+    monkeypatch.delenv("MULTIGRID_ACCEPT_SHA256")
+    monkeypatch.setenv("MULTIGRID_NO_DOWNLOAD", "1")  # the server is gone: only the cache can answer
+    assert download.fetch("grimm").read_bytes() == served
+    (cache / "corpora" / "grimms_fairy_tales.txt").write_bytes(served[:1000])  # damaged: not the accepted file
+    with pytest.raises(UserError, match=r"corpus 'grimm' is not in the cache"):
+        download.fetch("grimm")
 
 
 def test_an_interrupted_download_leaves_nothing_behind(cache, monkeypatch):

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from conftest import ROOT, need_nltk
 from grid_dsl import compile_text, loads_spec
 from grid_dsl.cli import main as cli_main
-from grid_dsl.stats import (LEAK_MIN_BITS, KeyCounts, causal_lag, combine, entropy_of_counts, leak_bits, leak_flag,
-                            next_entropy, split_stats)
+from grid_dsl.leak import (LEAK_MIN_BITS, KeyCounts, causal_lag, combine, entropy_of_counts, leak_bits, leak_flag,
+                           next_entropy, split_stats)
 
 # ------------------------------------------------------------ counting
 
