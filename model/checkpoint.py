@@ -13,10 +13,14 @@ object, so loading one cannot run code):
     train_seconds  wall time spent training, summed over resumes
     best        {"step", "bpc_joint"} of the best evaluation so far
     train_config  the TrainConfig as a dict
-    data        what the model's ids mean: {"path", "spec_hash", "corpus",
-                "unit", "main_vocab", "axes": [{"name", "kind", "vocab",
-                "mode", "weight", "dim", "causal"}] (the model's axes, in
-                model order), "leaky"}
+    data        what the model's ids mean: {"path", "spec_hash",
+                "spec_sources" ({file: text} of the spec and its includes,
+                root first: what `multigrid sample` compiles generated text
+                with), "corpus", "unit", "main_vocab", "axes": [{"name",
+                "kind", "vocab", "mode", "weight", "dim", "causal"}] (the
+                model's axes, in model order), "leaky"}
+    frozen      names of the parameters that do not train (`multigrid expand
+                --freeze`); a resumed run keeps them frozen
     rng         {"torch", "cuda", "batches"}: generator states, so a resumed
                 run draws the same batches and dropout masks as an unbroken one
     metrics     the last evaluation's numbers (what metrics.json holds)
@@ -110,6 +114,7 @@ def data_entry(ds, axis_names: list[str]) -> dict:
     return {
         "path": str(ds.path),
         "spec_hash": ds.manifest["spec"]["hash"],
+        "spec_sources": dict(ds.manifest["spec"]["sources"]),
         "corpus": dict(ds.manifest["corpus"]),
         "unit": ds.unit,
         "main_vocab": list(ds.main_vocab),

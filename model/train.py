@@ -67,11 +67,18 @@ SPLITS = ("train", "val")
 
 
 def train(data, out, config: TrainConfig, *, resume: bool = False, max_time: float | None = None,
-          sample_fn=None, progress: bool = True) -> dict:
+          sample_fn=None, progress: bool = True, init_model: GridTransformer | None = None) -> dict:
     """Train on dataset `data` (a path or a Dataset) into run directory `out`;
     returns the final metrics. `sample_fn(model) -> str` is called every
     config.sample_interval steps and its text goes to TensorBoard's TEXT tab.
+    `init_model` starts a new run from that model's weights instead of a
+    fresh one (`multigrid expand`): its axes, in its order, must be fed
+    axes of `data` with their vocabulary sizes and modes, and its shape and
+    dropout those of `config`; parameters it has frozen (requires_grad
+    False) stay frozen, also when the run is resumed.
     Under torchrun (WORLD_SIZE > 1) this process is one of the DDP group."""
+    if init_model is not None and resume:
+        raise ValueError("init_model starts a new run; it cannot be combined with resume")
     if max_time is not None and not max_time > 0:
         raise UserError(f"--max-time must be a positive number of seconds, got {max_time}")
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -83,7 +90,7 @@ def train(data, out, config: TrainConfig, *, resume: bool = False, max_time: flo
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        trainer = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress)
+        trainer = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress, init_model)
         return trainer.fit(max_time)
     finally:
         if joined:
@@ -104,7 +111,7 @@ def model_axes(ds, selection: str = "fed") -> list[dict]:
         known = {a["name"] for a in fed}
         for name in names:
             if name not in known:
-                unfed = f" (stored, but the spec does not feed it)" if name in ds.axis_names else ""
+                unfed = " (stored, but the spec does not feed it)" if name in ds.axis_names else ""
                 raise UserError(f"config: axes names {name!r}, which dataset {ds.path} does not feed{unfed}; "
                                 f"the fed axes are: {', '.join(sorted(known)) or 'none'} (or axes=fed, axes=none)")
         axes = [a for a in fed if a["name"] in names]
@@ -114,6 +121,26 @@ def model_axes(ds, selection: str = "fed") -> list[dict]:
                             f"(look-ahead: {a['lookahead']}); feed it as predict, or as `context (force)` for a "
                             "leaky (oracle) run, and compile the dataset again")
     return axes
+
+
+def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[dict]:
+    """The manifest entries of the axes `model` (train's init_model) reads,
+    in its order; ValueError unless `ds` feeds them alike and `cfg` has the
+    model's shape."""
+    shape = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion", "dropout")
+    differ = [f"{k} {getattr(model.config, k)!r} vs {getattr(cfg, k)!r}" for k in shape
+              if getattr(model.config, k) != getattr(cfg, k)]
+    if model.config.vocab_size != len(ds.main_vocab):
+        differ.append(f"main vocabulary {model.config.vocab_size} vs {len(ds.main_vocab)}")
+    fed = {a["name"]: a for a in model_axes(ds, "fed")}
+    for axis in model.config.axes:
+        entry = fed.get(axis.name)
+        if entry is None or (len(entry["vocab"]), entry["mode"]) != (axis.vocab_size, axis.mode):
+            found = f"{len(entry['vocab'])} labels, {entry['mode']}" if entry else "not fed"
+            differ.append(f"axis {axis.name!r} {axis.vocab_size} labels, {axis.mode} vs {found}")
+    if differ:
+        raise ValueError(f"init_model does not match the config and dataset {ds.path}: {'; '.join(differ)}")
+    return [fed[a.name] for a in model.config.axes]
 
 
 def grid_config(cfg: TrainConfig, ds, axes: list[dict]) -> GridConfig:
@@ -149,7 +176,8 @@ class Interrupt:
 class Trainer:
     """One run: every check and all the state in __init__, the loop in fit()."""
 
-    def __init__(self, data, out, cfg: TrainConfig, device, rank: int, world: int, resume: bool, sample_fn, progress):
+    def __init__(self, data, out, cfg: TrainConfig, device, rank: int, world: int, resume: bool, sample_fn, progress,
+                 init_model: GridTransformer | None = None):
         self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
         self.master, self.sample_fn, self.progress = rank == 0, sample_fn, progress
         self.out = Path(out)
@@ -168,7 +196,7 @@ class Trainer:
             self.data = {**state["data"], "path": str(ds.path)}
         else:
             checkpoint.check_new_run(self.out)
-            axes = model_axes(ds, cfg.axes)
+            axes = model_axes(ds, cfg.axes) if init_model is None else initial_axes(init_model, ds, cfg)
             self.columns = [ds.axis_names.index(a["name"]) for a in axes]
             self.data = checkpoint.data_entry(ds, [a["name"] for a in axes])
         self.axes = self.data["axes"]
@@ -178,8 +206,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         if state is not None:
             model = GridTransformer.from_checkpoint({**state, "config": {**state["config"], "dropout": cfg.dropout}})
+            for name, p in model.named_parameters():
+                p.requires_grad_(name not in state.get("frozen", ()))
         else:
-            model = GridTransformer(grid_config(cfg, ds, self.axes))
+            model = init_model if init_model is not None else GridTransformer(grid_config(cfg, ds, self.axes))
+        self.frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
         self.raw = model.to(device)
         self.optimizer = torch.optim.AdamW(model.param_groups(cfg.weight_decay), lr=cfg.learning_rate,
                                            betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
@@ -435,6 +466,7 @@ class Trainer:
             "evaluated_step": self.evaluated_step,
             "train_config": self.cfg.to_dict(),
             "data": self.data,
+            "frozen": self.frozen,
             "rng": {"torch": torch.get_rng_state(), "cuda": [torch.cuda.get_rng_state(self.device)] if cuda else [],
                     "batches": self.batch_state},
             "metrics": self.metrics,
