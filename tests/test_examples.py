@@ -31,7 +31,22 @@ def test_example_passes_check_verify_on_grimm(spec, grimm_file, capsys):
 
 
 def test_examples_are_canonically_formatted(capsys):
-    assert cli.main(["fmt", "--check", *map(str, sorted(EXAMPLES.glob("*.axes")))]) == 0
+    assert cli.main(["fmt", "--check", *map(str, sorted(EXAMPLES.rglob("*.axes")))]) == 0
+
+
+def test_the_experiment_specs_label_exactly_the_leaky_rows():
+    """The recipes of examples/experiments: only the oracle and near-miss
+    rows are leaky, and every honest context axis is causal."""
+    leaky = {"oracle_affixes", "oracle_pos", "oracle_both", "leak_lookahead", "leak_boundary", "oracle"}
+    specs = sorted((EXAMPLES / "experiments").rglob("*.axes"))
+    assert len(specs) == 14
+    for path in specs:
+        plan = load_spec(path)
+        assert plan.leaky == (path.stem in leaky), path
+        assert all(plan.axis(f.axis).causal for f in plan.feeds if f.mode == "context" and not f.forced), path
+    lookahead = load_spec(EXAMPLES / "experiments/prototype/leak_lookahead.axes").axis("ptb_after")
+    boundary = load_spec(EXAMPLES / "experiments/prototype/leak_boundary.axes").axis("ptb_last")
+    assert lookahead.lookahead.kind == "unbounded" and str(boundary.lookahead).startswith("1 char")
 
 
 def test_the_honest_examples_feed_only_causal_axes_as_context_and_the_replication_is_leaky(grimm_file):
