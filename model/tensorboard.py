@@ -140,47 +140,36 @@ def embedding_tables(model, main_vocab: list, axis_vocabs: dict) -> list[tuple[s
 # ------------------------------------------------------------------ samples
 
 
-class _SampleGrid:
-    """What grid_dsl.render.render_text reads of a Grid, for generated ids."""
-
-    def __init__(self, text: str, streams: dict, vocabs: dict):
-        self.text, self.names, self._vocabs = text, tuple(streams), vocabs
-        self.char_streams = {name: _Ids(ids) for name, ids in streams.items()}
-
-    def vocab(self, name: str):
-        return self._vocabs[name]
-
-
-class _Ids:
-    def __init__(self, ids):
-        self.ids = ids
-
-
 def grid_sample_fn(ds, axes: list[dict], chars: int = 240, prompt_length: int = 16, seed: int = 0, width: int = 100):
     """A `sample_fn(model) -> str` for train(): `chars` positions sampled
     (temperature 1, fixed seed) after the first `prompt_length` positions of
-    the val split, drawn as a grid: the text and one row per predict axis.
-    None when the model reads a context or oracle axis: the labels of
-    generated text then come from the spec's compiler (`multigrid sample`)."""
-    if any(a["mode"] != "predict" for a in axes):
-        return None
+    the val split, drawn as a grid: the text and one row per axis. Predict
+    axes are sampled with the text; context and oracle axes are computed
+    from it by the dataset's spec, as `multigrid sample` does."""
     import numpy as np
 
     from grid_dsl.render import render_text
 
+    from . import checkpoint
+    from .context import SampleGrid, context_labels, spec_plan
     from .generate import generate
 
+    computed = [a["name"] for a in axes if a["mode"] != "predict"]
+    context_fn = None
+    if computed:
+        data = checkpoint.data_entry(ds, [a["name"] for a in axes])
+        context_fn = context_labels(spec_plan(data, ds.path), data, computed)
     prompt = torch.from_numpy(np.asarray(ds.main("val")[:prompt_length], dtype=np.int64))
     prompt_axes = {a["name"]: torch.from_numpy(np.asarray(ds.axis("val", a["name"])[: prompt_length + 1], dtype=np.int64))
-                   for a in axes}
+                   for a in axes if a["mode"] == "predict"}
 
     def sample(model) -> str:
-        out = generate(model, prompt, chars, prompt_axes=prompt_axes, seed=seed)
+        out = generate(model, prompt, chars, prompt_axes=prompt_axes, context_fn=context_fn, seed=seed)
         ids = out.main[0].tolist()
         if ds.unit != "chars":  # bytes: label rows would not line up with characters
             return ds.decode(ids)
         streams = {name: labels[0].cpu().numpy() for name, labels in out.axes.items()}
-        grid = _SampleGrid(ds.decode(ids), streams, {a["name"]: a["vocab"] for a in axes})
+        grid = SampleGrid(ds.decode(ids), streams, {a["name"]: a["vocab"] for a in axes})
         return render_text(grid, width=width)
 
     return sample

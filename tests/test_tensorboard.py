@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
-from grid_dsl import loads_spec
+from grid_dsl import compile_text, loads_spec
 from grid_dsl.build import compile_corpus
 from grid_dsl.dataset import Dataset
 from grid_dsl.synthetic import synthetic_corpus
@@ -148,8 +148,19 @@ def test_grid_samples_from_the_model(run):
     prompt = data.decode(data.main("val")[:16])
     assert "\n" not in prompt and rows[0].startswith("text  " + prompt)  # the sample continues the prompt
     assert len("".join(row[6:] for row in rows[0::3])) == 16 + 40
-    context = [{"name": "shape", "mode": "context"}]
-    assert grid_sample_fn(data, context) is None  # labels of generated text need the spec's compiler
+
+
+def test_grid_samples_of_a_context_axis_model_compute_its_labels_from_the_text(tmp_path):
+    spec = ("main chars\ngroup words = words\ntagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\n"
+            "feed shape as context\nfeed words as predict\n")
+    data = compile_dataset(tmp_path / "data", spec)
+    train(data, tmp_path / "run", TINY.replace(max_iters=1, eval_interval=1, sample_interval=0), progress=False)
+    state = checkpoint.load(tmp_path / "run")
+    text = grid_sample_fn(data, state["data"]["axes"], chars=50, width=60)(GridTransformer.from_checkpoint(state))
+    rows = text.splitlines()
+    written = "".join(row[len("text  "):] for row in rows if row.startswith("text  "))
+    expected = compile_text(loads_spec(spec), written).render(["shape"], width=60).splitlines()
+    assert [r for r in rows if r.startswith("shape ")] == [r for r in expected if r.startswith("shape ")]
 
 
 def test_concat_fusion_shows_each_axis_at_its_own_width(tmp_path):

@@ -1,0 +1,122 @@
+"""Labels of generated text: what `multigrid sample` and the TEXT-tab samples
+of training share.
+
+A model that reads context (or oracle) axes needs their labels for every
+character it writes; the spec computes them from the text. `spec_plan`
+rebuilds the run's spec from the sources stored in its checkpoint (or its
+dataset's manifest), `context_labels` turns it into generate()'s
+context_fn, and `SampleGrid` lets grid_dsl.render draw generated ids as a
+grid.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from grid_dsl.diagnostics import UserError
+
+
+class SampleGrid:
+    """What grid_dsl.render.render_text reads of a Grid, for generated ids."""
+
+    def __init__(self, text: str, streams: dict, vocabs: dict):
+        self.text, self.names, self._vocabs = text, tuple(streams), vocabs
+        self.char_streams = {name: Ids(ids) for name, ids in streams.items()}
+
+    def vocab(self, name: str):
+        return self._vocabs[name]
+
+
+class Ids:
+    def __init__(self, ids):
+        self.ids = ids
+
+
+def decode(ids: list[int], data: dict) -> str:
+    vocab = data["main_vocab"]
+    if data["unit"] == "bytes":
+        return bytes(vocab[i] for i in ids).decode("utf-8", errors="replace")
+    return "".join(vocab[i] for i in ids)
+
+
+def context_labels(plan, data: dict, names: list[str]):
+    """generate()'s context_fn: the ids of the axes `names` on the main ids
+    generated so far, from compiling the spec (only those axes and what they
+    read) on the decoded text; labels mapped to the model's ids by name."""
+    import attrs
+    import numpy as np
+
+    from grid_dsl.compiler import compile_text
+
+    needed, todo = set(names), list(names)
+    while todo:
+        for dep in plan.axis(todo.pop()).inputs:
+            if dep not in needed:
+                needed.add(dep)
+                todo.append(dep)
+    sub = attrs.evolve(plan, axes=tuple(a for a in plan.axes if a.name in needed))
+    vocabs = {a["name"]: a["vocab"] for a in data["axes"]}
+    to_model = {}
+    for name in names:  # spec id -> model id; 0 for a label the model never saw
+        index = {label: i for i, label in enumerate(vocabs[name])}
+        to_model[name] = np.array([index.get(label, 0) for label in plan.axis(name).vocab], dtype=np.int64)
+
+    def context_fn(ids: list[int]) -> dict:
+        grid = compile_text(sub, decode(ids, data))
+        out = {}
+        for name in names:
+            labels = to_model[name][grid.ids(name)][-len(ids):]  # aligned from the end if lengths differ
+            out[name] = np.concatenate([np.zeros(len(ids) - len(labels), np.int64), labels])
+        return out
+
+    return context_fn
+
+
+def spec_plan(data: dict, file):
+    """The run's spec, checked again from the text the checkpoint stores (or,
+    for a checkpoint without it, its dataset's manifest when that is still
+    there with the same spec hash)."""
+    from grid_dsl.checker import check
+    from grid_dsl.dataset import read_manifest
+    from grid_dsl.parser import parse
+
+    sources = data.get("spec_sources")
+    if sources is None:
+        try:
+            spec = read_manifest(data["path"])["spec"]
+        except UserError:
+            spec = {}
+        sources = spec.get("sources") if spec.get("hash") == data["spec_hash"] else None
+    if not sources:
+        raise UserError(f"{file} stores no spec text and its dataset {data['path']} is gone or recompiled, so the "
+                        "context axes of generated text cannot be computed; train the run again")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_includes(sources, Path(tmp).resolve())
+        plan = check(parse(next(iter(sources.values())), str(root)))
+    if plan.spec_hash != data["spec_hash"]:
+        raise UserError(f"the spec stored in {file} reads files that are missing or changed (hash "
+                        f"{plan.spec_hash[:12]}, the run's {data['spec_hash'][:12]}); train the run again")
+    return plan
+
+
+def write_includes(sources: dict, tmp: Path) -> Path:
+    """Write the included files of a spec (stored under their absolute
+    paths) beneath `tmp`, keeping their layout; returns the path the root
+    spec must have for its first include to find its file there."""
+    from grid_dsl.nodes import Include
+    from grid_dsl.parser import parse
+
+    (root_name, root_text), *included = sources.items()
+    for name, text in included:
+        path = tmp / Path(name).relative_to(Path(name).anchor)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    first = next((s for s in parse(root_text, root_name).statements if isinstance(s, Include)), None)
+    rel = Path(os.path.normpath(first.path.value)) if first is not None and included else None
+    if rel is None or rel.is_absolute():
+        return tmp / "spec.axes"
+    up = next((i for i, part in enumerate(rel.parts) if part != ".."), len(rel.parts))  # leading ".."s
+    start = Path(included[0][0]).parents[len(rel.parts) - up - 1]  # where rel, without them, begins
+    return tmp.joinpath(start.relative_to(start.anchor), *["up"] * up, "spec.axes")
