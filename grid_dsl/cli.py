@@ -41,7 +41,8 @@ DEMO_SPEC_PATH = PACKAGE_DIR / "demo.axes"
 # has `add_commands(subparsers)`, adding parsers whose `run(args) -> int`
 # raises UserError or SpecError for what a user can fix. Those modules import
 # their heavy dependencies (torch) inside `run`, so `check` stays quick.
-COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli", "model.sample_cli", "model.demo")
+COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli", "model.sample_cli", "model.demo",
+                                    "model.compare")
 
 
 # ------------------------------------------------------------------ inputs

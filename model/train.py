@@ -18,7 +18,7 @@ The run directory:
 
     ckpt.pt        the last state: written after every evaluation and at the end
     best.pt        the state of the evaluation with the lowest val bpc_joint
-    metrics.json   the last evaluation (see `Trainer.summarise`)
+    metrics.json   the last evaluation, and the val scores of every one (see `Trainer.summarise`)
     events.out.tfevents.*   TensorBoard (model/tensorboard.py)
 
 Checkpoints hold the optimizer, the step and every generator state (global,
@@ -449,6 +449,9 @@ class Trainer:
             "processes": self.world,
             "device": str(self.device),
             "config": cfg.to_dict(),
+            # every evaluation so far (restored with the checkpoint on --resume): learning curves
+            "history": [*self.metrics.get("history", []), {"step": self.step, "wall_time_s": self.seconds["wall"],
+                                                           "bpc_joint": val.bpc_joint, "bpc_main": val.bpc_main}],
         }
 
     def save(self, best: bool) -> None:
