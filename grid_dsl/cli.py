@@ -42,6 +42,7 @@ DEMO_SPEC_PATH = PACKAGE_DIR / "demo.axes"
 # raises UserError or SpecError for what a user can fix. Those modules import
 # their heavy dependencies (torch) inside `run`, so `check` stays quick.
 COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli", "model.sample_cli", "model.demo",
+                                    "model.distill_cli", "model.improve_cli",
                                     "model.compare")
 
 
