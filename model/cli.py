@@ -81,7 +81,8 @@ def run_train(args) -> int:
     from . import checkpoint
     from .config import TrainConfig
     from .tensorboard import grid_sample_fn
-    from .train import model_axes, train
+    from .model_axes import model_axes
+    from .train import train
 
     state = checkpoint.load(args.out) if args.resume else None  # memory-mapped: reading it again in train() is cheap
     config = TrainConfig.load(args.config, args.overrides, base=state["train_config"] if state else None)

@@ -255,7 +255,7 @@ def count_parameters(config: TrainConfig, ds) -> int:
     import torch
 
     from .model import GridTransformer
-    from .train import grid_config, model_axes
+    from .model_axes import grid_config, model_axes
 
     with torch.random.fork_rng(devices=[]):  # building a model draws from the global generator
         return GridTransformer(grid_config(config, ds, model_axes(ds, config.axes))).num_params()

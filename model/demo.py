@@ -139,7 +139,8 @@ def train_and_score(ds, run: Path, config) -> dict:
     from .evaluate import whole_split
     from .model import GridTransformer
     from .tensorboard import grid_sample_fn
-    from .train import model_axes, train
+    from .model_axes import model_axes
+    from .train import train
 
     samples = grid_sample_fn(ds, model_axes(ds, config.axes), seed=config.seed) if config.sample_interval else None
     metrics = train(ds, run, config, sample_fn=samples)

@@ -200,7 +200,8 @@ def run_expand(args) -> int:
     from .config import TrainConfig
     from .model import AxisSpec, GridTransformer, expand
     from .tensorboard import grid_sample_fn
-    from .train import model_axes, train
+    from .model_axes import model_axes
+    from .train import train
 
     state = checkpoint.load(args.run_dir)
     file = checkpoint.resolve(args.run_dir)
