@@ -18,7 +18,8 @@ from grid_dsl import check, parse
 from grid_dsl import nodes as n
 from grid_dsl.formatter import KEYWORDS, format_spec, format_text, long_string, number, quote
 from grid_dsl.parser import _lark
-from grid_dsl.testing import _KINDS, spec_asts, specs, texts
+from grid_dsl.spec_strategies import _KINDS
+from grid_dsl.testing import spec_asts, specs, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
