@@ -21,8 +21,10 @@ the load.
 
 Every compile runs in a fresh Python process (`--child`), so no run profits
 from the caches of another; its time is the compile's own (no interpreter
-start-up), and its peak RSS is that process's ru_maxrss (and, for worker
-pools, the largest worker's). MB = 10^6 bytes of UTF-8 text.
+start-up), and its peak RSS is the largest ru_maxrss of that process and its
+pool's workers, read with getrusage(RUSAGE_CHILDREN) by a small wrapper
+process (peak_rss.py: a process forked from a big one is charged the big
+one's pages). MB of text = 10^6 bytes of UTF-8; MB of memory = 2^20 bytes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,9 +40,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MULTIGRID_SHARED_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MULTIGRID_NO_DOWNLOAD", "1")  # a benchmark never downloads
 if (SHARED / "nltk_data").is_dir():
     os.environ.setdefault("NLTK_DATA", str(SHARED / "nltk_data"))
+
+from peak_rss import run_measured  # noqa: E402
 
 GRIMM = SHARED / "corpora" / "grimms_fairy_tales.txt"
 FAIRY_SPEC = ROOT / "examples" / "fairy_tales.axes"
@@ -89,19 +93,18 @@ def child(spec: str, corpus_ref: str, out: str, workers: int) -> None:
 
     summary = compile_corpus(load_spec(spec), open_corpus(corpus_ref), out, workers=workers)
     mine, pool = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({"seconds": summary.seconds, "megabytes": summary.megabytes, "rss_mb": mine.ru_maxrss / 1024,
+    print(json.dumps({"seconds": summary.seconds, "megabytes": summary.megabytes,
                       "worker_rss_mb": pool.ru_maxrss / 1024 if workers > 1 else 0.0,
                       "cpu_s": mine.ru_utime + mine.ru_stime, "worker_cpu_s": pool.ru_utime + pool.ru_stime,
                       "tokens": sum(s["tokens"] for s in summary.manifest["splits"].values())}))
 
 
 def compile_in_child(spec: Path | str, corpus_ref: str, workers: int) -> dict:
+    """The child's report, with rss_mb: the peak RSS of its largest process."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run([sys.executable, __file__, "--child", str(spec), corpus_ref, f"{tmp}/ds", str(workers)],
-                                capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    if result.returncode != 0:
-        raise RuntimeError(f"compile failed:\n{result.stderr}")
-    return json.loads(result.stdout.splitlines()[-1])
+        stdout, peak_mb = run_measured([sys.executable, __file__, "--child", str(spec), corpus_ref, f"{tmp}/ds",
+                                        str(workers)])
+    return {**json.loads(stdout.splitlines()[-1]), "rss_mb": peak_mb}
 
 
 def _spin(_=None) -> float:
@@ -140,12 +143,18 @@ def grimm_spec() -> tuple[Path, str]:
 
 
 def run(big: bool = False) -> list[dict]:
-    """[{name, value, unit, target, ok}]: 1- and 2-worker Grimm times and
-    their ratio, then the synthetic corpus's size, speed and peak RSS."""
+    """[{name, value, unit, target, ok}]: worker_rows, then synthetic_rows
+    for 20 MB (200 MB when `big`)."""
+    return worker_rows() + synthetic_rows(200 if big else 20)
+
+
+def worker_rows(repeats: int = REPEATS) -> list[dict]:
+    """[{name, value, unit, target, ok}]: 1- and 2-worker Grimm times (best
+    of `repeats`) and their ratio, with the machine's parallel capacity."""
     rows = []
     spec, spec_note = grimm_spec()
     times, cpu, capacity = {1: [], 2: []}, {1: [], 2: []}, []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         capacity.append(parallel_capacity())
         for workers in (2, 1):
             r = compile_in_child(spec, str(GRIMM), workers)
@@ -160,15 +169,21 @@ def run(big: bool = False) -> list[dict]:
                  "ok": two / one <= SPEEDUP_TARGET})
     rows.append({"name": "Grimm, CPU time of 2 workers / 1 (all processes)", "value": min(cpu[2]) / min(cpu[1]),
                  "unit": "x", "target": None})
+    return rows
 
-    megabytes = 200 if big else 20
-    ref = f"synthetic:stories={megabytes * STORIES_PER_MB},seed=0"
+
+def synthetic_rows(megabytes: float = 20, worker_counts=(1, 2)) -> list[dict]:
+    """[{name, value, unit, target, ok}]: a synthetic corpus of about
+    `megabytes` MB compiled with SYNTHETIC_SPEC by each worker count, in a
+    fresh process: its speed and peak RSS (target <= 1 GB)."""
+    rows = []
+    ref = f"synthetic:stories={round(megabytes * STORIES_PER_MB)},seed=0"
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "synthetic.axes"
         spec_file.write_text(SYNTHETIC_SPEC, encoding="utf-8")
         rows.append({"name": "machine, before the synthetic corpus: 2 busy processes / 1", "unit": "x",
                      "value": parallel_capacity(), "target": None})
-        for workers in (1, 2):
+        for workers in worker_counts:
             r = compile_in_child(spec_file, ref, workers)
             name = f"synthetic {r['megabytes']:.0f} MB, {workers} worker{'s' if workers > 1 else ''}"
             speed = r["megabytes"] / r["seconds"]

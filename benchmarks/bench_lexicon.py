@@ -107,14 +107,15 @@ def _word_runs(text: str) -> float:
     return time.perf_counter() - t0
 
 
-def run() -> list[dict]:
+def run(sizes=(1, 4), repeats: int = REPEATS) -> list[dict]:
     """[{name, value (MB/s), target (MB/s or None), ratio (value / target)}]:
-    per text size, the shared word segmentation alone, then each variant
-    cold (a new plan: empty word cache) and warm (the same plan again: the
-    steady state of a corpus compiled document by document)."""
+    per text size (Grimm repeated that many times), the shared word
+    segmentation alone, then each variant cold (a new plan: empty word
+    cache) and warm (the same plan again: the steady state of a corpus
+    compiled document by document); each time the best of `repeats`."""
     results = []
     base = grimm()
-    for times in (1, 4):
+    for times in sizes:
         text = base * times
         megabytes = len(text.encode("utf-8")) / 1e6
 
@@ -123,14 +124,14 @@ def run() -> list[dict]:
             results.append({"name": f"Grimm x{times}: {name}", "value": speed, "target": target,
                             "ratio": speed / target if target else None})
 
-        record("word_runs alone", _best_of(REPEATS, lambda: _word_runs(text)), target=None)
+        record("word_runs alone", _best_of(repeats, lambda: _word_runs(text)), target=None)
         alone = loads_spec(CROSSING_ALONE)
-        record("crossing pattern alone", _best_of(REPEATS, lambda: _compile(alone, text)), target=None)
+        record("crossing pattern alone", _best_of(repeats, lambda: _compile(alone, text)), target=None)
         for name, spec in VARIANTS:
-            record(f"{name}, cold", _best_of(REPEATS, lambda: _compile(loads_spec(spec), text)))
+            record(f"{name}, cold", _best_of(repeats, lambda: _compile(loads_spec(spec), text)))
             plan = loads_spec(spec)
             _compile(plan, text)
-            record(f"{name}, warm", _best_of(REPEATS, lambda: _compile(plan, text)))
+            record(f"{name}, warm", _best_of(repeats, lambda: _compile(plan, text)))
     return results
 
 

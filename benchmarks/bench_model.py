@@ -1,6 +1,6 @@
 """Speed of the grid transformer on CPU, against the targets of issue 4.
 
-    python benchmarks/bench_model.py [--rounds N]
+    python benchmarks/bench_model.py [--rounds N] [--steps N] [--threads N]
 
 Training step = forward + backward + AdamW step, at nanoGPT's small CPU
 configuration for tiny Shakespeare (4 layers, 4 heads, 128 wide, block 64,
@@ -9,7 +9,7 @@ batch 12, no dropout, no biases, vocabulary 65), on random windows:
     minimal GPT       a plain PyTorch GPT written below (same shapes): the floor
     baseline          GridTransformer without axes      target <= 1.05x minimal
     sum, 1/3/6 axes   sum fusion; 3 axes                 target <= 1.08x baseline
-    concat, cross     3 axes each (reported)
+    concat, cross     1, 3 and 6 axes each (reported)
 
 The axes are realistic sizes (POS 18, lexicon 40, stage 6, ...), two thirds
 of them `predict` (heads and losses), a third `context`. Variants are
@@ -87,7 +87,8 @@ def grid(n_axes: int, fusion: str = "sum", block: int = BLOCK) -> GridTransforme
 
 
 def training_variants():
-    """name -> (model, step function)."""
+    """name -> step function: the minimal GPT, the baseline, then every
+    fusion at 1, 3 and 6 axes."""
     g = torch.Generator().manual_seed(0)
     main = torch.randint(VOCAB, (BATCH, BLOCK + 2), generator=g)
     meta = torch.stack([torch.randint(size, (BATCH, BLOCK + 2), generator=g) for _, size, _ in AXIS_POOL], -1)
@@ -107,15 +108,17 @@ def training_variants():
     torch.manual_seed(0)
     ref = MinimalGPT()
     add("minimal GPT", ref, lambda: ref(main[:, :BLOCK], main[:, 1 : BLOCK + 1]))
-    for name, n, fusion in [("baseline", 0, "sum"), ("sum, 1 axis", 1, "sum"), ("sum, 3 axes", 3, "sum"),
-                            ("sum, 6 axes", 6, "sum"), ("concat, 3 axes", 3, "concat"), ("cross, 3 axes", 3, "cross")]:
+    grids = [("baseline", 0, "sum")] + [(f"{fusion}, {n} {'axes' if n > 1 else 'axis'}", n, fusion)
+                                        for fusion in ("sum", "concat", "cross") for n in (1, 3, 6)]
+    for name, n, fusion in grids:
         net = grid(n, fusion)
         add(name, net, lambda net=net, n=n: net(main, meta[..., :n]).loss)
     return variants
 
 
-def time_training(rounds: int) -> dict[str, float]:
-    """Median seconds per step of every variant, interleaved round by round."""
+def time_training(rounds: int, steps: int = STEPS_PER_ROUND) -> dict[str, float]:
+    """Median seconds per step of every variant, interleaved round by round
+    (`steps` steps per variant per round)."""
     variants = training_variants()
     for step in variants.values():  # warm-up
         for _ in range(3):
@@ -125,9 +128,9 @@ def time_training(rounds: int) -> dict[str, float]:
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             t0 = time.perf_counter()
-            for _ in range(STEPS_PER_ROUND):
+            for _ in range(steps):
                 variants[name]()
-            times[name].append((time.perf_counter() - t0) / STEPS_PER_ROUND)
+            times[name].append((time.perf_counter() - t0) / steps)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -143,13 +146,19 @@ def time_sampling(chars: int = 1000, block: int = 256) -> dict[str, float]:
     return result
 
 
-def run(rounds: int = 7, threads: int = 2) -> list[dict]:
+def run(rounds: int = 7, threads: int = 2, steps_per_round: int = STEPS_PER_ROUND) -> list[dict]:
+    """[{name, value, unit, ratio, of, target}]: training_rows, then
+    sampling_rows with one thread and with `threads` (decoding one sequence
+    is latency-bound)."""
+    return training_rows(rounds, threads, steps_per_round) + sampling_rows(sorted({1, threads}))
+
+
+def training_rows(rounds: int = 7, threads: int = 2, steps_per_round: int = STEPS_PER_ROUND) -> list[dict]:
     """[{name, value, unit, ratio, of, target}]: ms per training step with
-    `threads` threads, ratios to the minimal GPT and to the baseline; seconds
-    to sample with one thread and with `threads` (decoding one sequence is
-    latency-bound), and the cache's speed-up."""
+    `threads` threads, ratios to the minimal GPT and to the baseline; a
+    target applies to the ratio."""
     torch.set_num_threads(threads)
-    steps = time_training(rounds)
+    steps = time_training(rounds, steps_per_round)
     rows = []
     for name, seconds in steps.items():
         of, target = ("minimal GPT", 1.05) if name == "baseline" else ("baseline", None)
@@ -157,9 +166,17 @@ def run(rounds: int = 7, threads: int = 2) -> list[dict]:
             target = 1.08
         if name == "minimal GPT":
             of = None
-        rows.append({"name": f"train step: {name}", "value": seconds * 1e3, "unit": "ms",
+        rows.append({"name": f"train step, {threads} thr: {name}", "value": seconds * 1e3, "unit": "ms",
                      "ratio": seconds / steps[of] if of else None, "of": of, "target": target})
-    for n in sorted({1, threads}):
+    return rows
+
+
+def sampling_rows(thread_counts=(1, 2)) -> list[dict]:
+    """[{name, value, unit, ratio, of, target}]: seconds to sample with and
+    without the KV cache, and the speed-up (target >= 5x), per thread count."""
+    threads = torch.get_num_threads()
+    rows = []
+    for n in thread_counts:
         torch.set_num_threads(n)
         sampling = time_sampling()
         for name, seconds in sampling.items():
@@ -174,11 +191,12 @@ def run(rounds: int = 7, threads: int = 2) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=STEPS_PER_ROUND, help="training steps per variant per round")
     parser.add_argument("--threads", type=int, default=min(2, torch.get_num_threads()))
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {args.threads} threads; {LAYERS} layers x {WIDTH}, block {BLOCK}, "
-          f"batch {BATCH}, vocab {VOCAB}; median of {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps")
-    for r in run(args.rounds, args.threads):
+          f"batch {BATCH}, vocab {VOCAB}; median of {args.rounds} interleaved rounds of {args.steps} steps")
+    for r in run(args.rounds, args.threads, args.steps):
         line = f"{r['name']:44s} {r['value']:8.2f} {r['unit']:2s}"
         if r["ratio"] is not None:
             line += f"  {r['ratio']:5.3f}x {r['of']}"

@@ -52,13 +52,14 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run() -> list[dict]:
-    """[{name, value (seconds), target (ratio, or None), ratio}] for the floor and each axis."""
+def run(text: str | None = None) -> list[dict]:
+    """[{name, value (seconds), target (ratio, or None), ratio}] for the floor
+    and each axis, over `text` (default: all of Grimm's tales)."""
     from axes import _nltk
     from axes._perceptron import engine
     from axes._tokens import tokenizer
 
-    text = grimm()
+    text = grimm() if text is None else text
     sentences = [tokenizer().tokenize(text[s:e]) for s, e in _nltk.sentence_spans(text)]
     nltk.pos_tag(["warm", "up"])  # load NLTK's model (shared with the engine)
     engine()
