@@ -1,4 +1,4 @@
-"""multigrid: check, show and format .axes specs.
+"""multigrid: the command line. This module: check, show and format .axes specs.
 
     multigrid check SPEC [--text T | --file F] [--spans JSONL] [--verify] [--cuts N] [--seed S]
     multigrid show SPEC (--text T | --file F) [--axes a,b] [--width N] [--spans JSONL] [--color | --no-color]
@@ -239,7 +239,7 @@ def _width(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="multigrid", description="Check, show and format .axes specs.")
+    parser = argparse.ArgumentParser(prog="multigrid", description="MultiGrid: .axes specs, compiled grids, grid transformers and the experiments that test them.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_text_source(cmd, required: bool):
