@@ -205,3 +205,26 @@ def test_every_candidate_measured_is_a_checked_causal_spec(finished):
     for c in json.loads((finished / "improve.json").read_text())["rounds"][0]["candidates"]:
         plan = loads_spec(c["spec"])
         assert plan.axis(c["name"]).causal and plan.feed(c["name"]).mode == "context"
+
+
+# ------------------------------------------------------------ rediscovery
+
+
+def test_rediscovery_scores_the_planted_structure_one_and_unrelated_labels_near_zero():
+    from model.rediscovery import recovery
+
+    docs = list(synthetic_corpus(stories=6, seed=1).documents())
+    copy = "main chars\nannotation stage_copy (layer=stage, labels=[OPENING, QUEST, TRIAL, RESOLUTION])\n"
+    assert recovery(copy, "stage_copy", docs)["stage"] == pytest.approx(1.0)
+    shape = "main chars\ntagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\n"
+    assert abs(recovery(shape, "shape", docs)["stage"]) < 0.02
+
+
+def test_rediscovery_tabulates_every_candidate_of_a_loop(finished, capsys, tmp_path):
+    from model.rediscovery import main as rediscovery
+
+    assert rediscovery([str(finished), "--stories", "3"]) == 0
+    out = capsys.readouterr().out
+    candidates = json.loads((finished / "improve.json").read_text())["rounds"][0]["candidates"]
+    assert out.count("\n| 1 |") == len(candidates)
+    assert rediscovery([str(tmp_path)]) == 2 and "improve.json not found" in capsys.readouterr().err
