@@ -36,7 +36,7 @@ The layout written is described in `grid_dsl.dataset`. How it is written:
   The ranges need the document count, so every shard still reads (and
   fingerprints) the whole corpus, compiling only its own range.
 * Atomic (grid_dsl.staging). Everything is written into a temporary
-  directory beside DIR (`.DIR.tmp-HOST-PID-XXXXXX`) that is renamed to DIR
+  directory beside DIR (`.DIR.tmp-HOST-PID-<random>`) that is renamed to DIR
   at the end, so DIR is complete or absent; a failed or interrupted compile
   removes its temporary directory, and a killed one's is removed by the
   next compile of DIR.

@@ -26,6 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from . import argtypes
 from .causality import verify
 from .checker import check
 from .compiler import compile_text
@@ -211,28 +212,8 @@ def run_fmt(args) -> int:
 # ------------------------------------------------------------------ parser
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
-    return number
-
-
 def _width(value: str) -> int:
-    number = _positive_int(value)
+    number = argtypes.positive(value)
     if number < 20:
         raise argparse.ArgumentTypeError(f"must be at least 20 columns, got {number}")
     return number
@@ -252,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("spec", metavar="SPEC")
     add_text_source(check_cmd, required=False)
     check_cmd.add_argument("--verify", action="store_true", help="confirm declared causality by compiling prefixes")
-    check_cmd.add_argument("--cuts", type=_positive_int, default=64, metavar="N", help="cut points for --verify (64)")
-    check_cmd.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the cut points (0)")
+    check_cmd.add_argument("--cuts", type=argtypes.positive, default=64, metavar="N", help="cut points for --verify (64)")
+    check_cmd.add_argument("--seed", type=argtypes.seed, default=0, metavar="S", help="seed of the cut points (0)")
     check_cmd.set_defaults(run=run_check)
 
     show_cmd = commands.add_parser("show", help="draw a text with one aligned row per axis")

@@ -42,7 +42,7 @@ spec and corpus give byte-identical files):
 
 Writers (grid_dsl.build, grid_dsl.merge) go through
 `grid_dsl.staging.staged(DIR)`: everything is written into
-`.DIR.tmp-HOST-PID-XXXXXX` beside DIR and renamed to DIR at the end, so a
+`.DIR.tmp-HOST-PID-<random>` beside DIR and renamed to DIR at the end, so a
 dataset directory is complete or absent.
 
     >>> ds = Dataset.open("runs/grimm")            # doctest: +SKIP

@@ -14,38 +14,9 @@ recompilation) are described in `grid_dsl.dataset`, `grid_dsl.build` and
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-
-def _fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not 0 <= number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
-    return number
-
-
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
-    return number
+from . import argtypes
 
 
 def run_compile(args) -> int:
@@ -81,10 +52,10 @@ def add_commands(subparsers) -> None:
                              help="a .txt file, a folder of .txt files, grimm | andersen | tinyshakespeare, "
                                   "or synthetic[:stories=N,seed=S]")
     compile_cmd.add_argument("--out", required=True, metavar="DIR", help="the dataset directory to write")
-    compile_cmd.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F",
+    compile_cmd.add_argument("--val-fraction", type=argtypes.fraction, default=0.1, metavar="F",
                              help="share of documents (of the text, for one document) held out for validation (0.1)")
-    compile_cmd.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the split (0)")
-    compile_cmd.add_argument("--workers", type=_count, default=1, metavar="N", help="compiling processes (1)")
+    compile_cmd.add_argument("--seed", type=argtypes.seed, default=0, metavar="S", help="seed of the split (0)")
+    compile_cmd.add_argument("--workers", type=argtypes.positive, default=1, metavar="N", help="compiling processes (1)")
     compile_cmd.add_argument("--shard", metavar="I/N",
                              help="compile only the I-th (from 0) of N document ranges; join with `multigrid merge`")
     compile_cmd.add_argument("--encoding", default="utf-8", metavar="E", help="text encoding of the corpus (utf-8)")

@@ -1,6 +1,6 @@
 """Writing a dataset directory atomically: complete or absent.
 
-    with staged(Path("data/tales")) as tmp:     # .tales.tmp-HOST-PID-XXXXXX beside it
+    with staged(Path("data/tales")) as tmp:     # .tales.tmp-HOST-PID-<random> beside it
         ...write every file under tmp...
     # now data/tales is the new dataset; on an error it is what it was before
 
@@ -62,7 +62,7 @@ def io_errors(out: Path):
 
 
 def _sibling(out: Path, kind: str) -> Path:
-    """.NAME.KIND-HOST-PID-XXXXXX beside `out`: whose it is, to clean up after a killed process."""
+    """.NAME.KIND-HOST-PID-<random> beside `out`: whose it is, to clean up after a killed process."""
     return out.parent / f".{out.name}.{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 

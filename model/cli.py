@@ -21,15 +21,7 @@ import json
 import os
 import re
 
-
-def _seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
-    return number
+from grid_dsl import argtypes
 
 
 def _device(value: str) -> str:
@@ -40,23 +32,13 @@ def _device(value: str) -> str:
     return value
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def add_commands(commands) -> None:
     train_cmd = commands.add_parser("train", help="train a grid transformer on a compiled dataset",
                                     description="Train a grid transformer. Keys: see model/config.py (TrainConfig).")
     train_cmd.add_argument("--data", required=True, metavar="DIR", help="a compiled dataset (multigrid compile)")
     train_cmd.add_argument("--out", required=True, metavar="RUN", help="the run directory")
     train_cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys")
-    train_cmd.add_argument("--max-time", type=_seconds, metavar="SECONDS", help="wall-clock budget of the loop")
+    train_cmd.add_argument("--max-time", type=argtypes.seconds, metavar="SECONDS", help="wall-clock budget of the loop")
     train_cmd.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
     train_cmd.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. n_layer=2")
     train_cmd.set_defaults(run=run_train)
@@ -66,7 +48,7 @@ def add_commands(commands) -> None:
     eval_cmd.add_argument("--data", required=True, metavar="DIR", help="a compiled dataset with the run's vocabularies")
     eval_cmd.add_argument("--split", choices=("val", "train"), default="val", help="the split to score (val)")
     eval_cmd.add_argument("--best", action="store_true", help="score RUN/best.pt instead of RUN/ckpt.pt")
-    eval_cmd.add_argument("--batch-size", type=_positive, default=32, metavar="N", help="windows per batch (32)")
+    eval_cmd.add_argument("--batch-size", type=argtypes.positive, default=32, metavar="N", help="windows per batch (32)")
     eval_cmd.add_argument("--device", type=_device, default="auto", metavar="D", help="auto, cpu, cuda, cuda:N or mps (auto)")
     eval_cmd.add_argument("--json", action="store_true", help="print the scores as JSON")
     eval_cmd.set_defaults(run=run_eval)

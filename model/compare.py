@@ -45,11 +45,10 @@ from pathlib import Path
 
 import attrs
 
-from grid_dsl.dataset_cli import _fraction, _seed
+from grid_dsl import argtypes
 from grid_dsl.diagnostics import UserError
 
 from . import checkpoint
-from .cli import _positive, _seconds
 from .config import TrainConfig, parse_value, unknown_key
 
 FORMAT = "multigrid-compare/1"
@@ -66,15 +65,15 @@ def add_commands(commands) -> None:
     cmd.add_argument("--corpus", required=True, metavar="C", help="a .txt file, a folder, a built-in corpus or synthetic")
     cmd.add_argument("--spec", action="append", required=True, metavar="A.axes", help="a spec to compare (repeatable)")
     cmd.add_argument("--baseline", action="store_true", help="also train the model without axes (axes=none)")
-    cmd.add_argument("--seeds", type=_positive, required=True, metavar="N", help="runs per configuration")
+    cmd.add_argument("--seeds", type=argtypes.positive, required=True, metavar="N", help="runs per configuration")
     budget = cmd.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=_positive, metavar="S", help="steps per run (max_iters)")
-    budget.add_argument("--max-time", type=_seconds, metavar="T", help="seconds of wall clock per run")
+    budget.add_argument("--steps", type=argtypes.positive, metavar="S", help="steps per run (max_iters)")
+    budget.add_argument("--max-time", type=argtypes.seconds, metavar="T", help="seconds of wall clock per run")
     cmd.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
                      help="a config key's values (repeatable: a grid)")
     cmd.add_argument("--match-params", choices=("width", "depth"), help="match the baseline's parameter count")
-    cmd.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F", help="validation share (0.1)")
-    cmd.add_argument("--data-seed", type=_seed, default=0, metavar="S", help="seed of the split (0)")
+    cmd.add_argument("--val-fraction", type=argtypes.fraction, default=0.1, metavar="F", help="validation share (0.1)")
+    cmd.add_argument("--data-seed", type=argtypes.seed, default=0, metavar="S", help="seed of the split (0)")
     cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys (model/config.py)")
     cmd.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
     cmd.add_argument("--out", required=True, metavar="DIR", help="the comparison's directory")

@@ -29,6 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from grid_dsl import argtypes
 from grid_dsl.diagnostics import UserError
 
 DEFAULT_OUT = "multigrid-demo"
@@ -40,24 +41,12 @@ DEMO_CONFIG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12
 RUNS = (("baseline", "none"), ("grid", "fed"))
 
 
-def _count(value: str) -> int:
-    import argparse
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def add_commands(commands) -> None:
     cmd = commands.add_parser("demo", help="synthetic tales -> compiled grid -> baseline and grid model, compared",
                               description=__doc__.split("\n\n")[0])
     cmd.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to put data and runs ({DEFAULT_OUT})")
-    cmd.add_argument("--stories", type=_count, default=400, metavar="N", help="synthetic tales (400: about 1.1 MB)")
-    cmd.add_argument("--steps", type=_count, default=2000, metavar="N", help="training steps of each model (2000)")
+    cmd.add_argument("--stories", type=argtypes.positive, default=400, metavar="N", help="synthetic tales (400: about 1.1 MB)")
+    cmd.add_argument("--steps", type=argtypes.positive, default=2000, metavar="N", help="training steps of each model (2000)")
     cmd.add_argument("overrides", nargs="*", metavar="key=value", help="training config keys, e.g. device=cuda")
     cmd.set_defaults(run=run_demo)
 

@@ -138,6 +138,9 @@ class Loop:
         from .config import TrainConfig
 
         self.settings, self.out, self.say = settings, Path(out), say
+        if not 0 < settings.val_fraction < 1:
+            raise UserError(f"--val-fraction {settings.val_fraction}: the loop scores candidates on a validation split; "
+                            "give a fraction above 0 and below 1")
         if settings.seeds < 2:
             raise UserError("--seeds must be at least 2: a candidate is accepted against the seed-to-seed noise")
         self.config = TrainConfig.load(None, settings.overrides)

@@ -15,34 +15,9 @@ that holds something else).
 
 from __future__ import annotations
 
-import argparse
-
+from grid_dsl import argtypes
+from grid_dsl.argtypes import IntermixedParser
 from grid_dsl.diagnostics import UserError, did_you_mean
-
-from .sample_cli import IntermixedParser
-
-
-def _count(least: int):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-        if number < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {number}")
-        return number
-
-    return parse
-
-
-def _fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return number
 
 
 def add_commands(commands) -> None:
@@ -51,20 +26,20 @@ def add_commands(commands) -> None:
     cmd.__class__ = IntermixedParser  # key=value pairs may follow the options
     cmd.add_argument("--spec", required=True, metavar="S", help="the spec to start from")
     cmd.add_argument("--corpus", required=True, metavar="C", help="a file, folder, built-in name or synthetic")
-    cmd.add_argument("--rounds", required=True, type=_count(1), metavar="R", help="rounds of propose-and-measure")
-    cmd.add_argument("--seeds", required=True, type=_count(2), metavar="N", help="training seeds per candidate (>= 2)")
+    cmd.add_argument("--rounds", required=True, type=argtypes.positive, metavar="R", help="rounds of propose-and-measure")
+    cmd.add_argument("--seeds", required=True, type=argtypes.whole(2), metavar="N", help="training seeds per candidate (>= 2)")
     cmd.add_argument("--out", required=True, metavar="DIR", help="the loop's directory (resumed when it exists)")
-    cmd.add_argument("--steps", type=_count(1), default=2000, metavar="N", help="steps of the first model (2000)")
-    cmd.add_argument("--candidate-steps", type=_count(1), default=300, metavar="N",
+    cmd.add_argument("--steps", type=argtypes.positive, default=2000, metavar="N", help="steps of the first model (2000)")
+    cmd.add_argument("--candidate-steps", type=argtypes.positive, default=300, metavar="N",
                      help="steps of each candidate and control expansion (300)")
     cmd.add_argument("--proposers", default="clusters,surprisal,lexemes", metavar="A,B",
                      help="the proposers to run, in order (clusters,surprisal,lexemes)")
-    cmd.add_argument("--clusters", type=_count(2), default=8, metavar="K", help="k-means clusters / buckets (8)")
-    cmd.add_argument("--max-depth", type=_count(1), default=4, metavar="D", help="decision-tree depth (4)")
-    cmd.add_argument("--sample", type=_count(1), default=4000, metavar="N", help="positions sampled per proposer (4000)")
-    cmd.add_argument("--max-candidates", type=_count(1), default=4, metavar="M", help="candidates measured per round (4)")
-    cmd.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F", help="validation share (0.1)")
-    cmd.add_argument("--data-seed", type=_count(0), default=0, metavar="S", help="seed of the split and proposers (0)")
+    cmd.add_argument("--clusters", type=argtypes.whole(2), default=8, metavar="K", help="k-means clusters / buckets (8)")
+    cmd.add_argument("--max-depth", type=argtypes.positive, default=4, metavar="D", help="decision-tree depth (4)")
+    cmd.add_argument("--sample", type=argtypes.positive, default=4000, metavar="N", help="positions sampled per proposer (4000)")
+    cmd.add_argument("--max-candidates", type=argtypes.positive, default=4, metavar="M", help="candidates measured per round (4)")
+    cmd.add_argument("--val-fraction", type=argtypes.fraction, default=0.1, metavar="F", help="validation share (0.1)")
+    cmd.add_argument("--data-seed", type=argtypes.seed, default=0, metavar="S", help="seed of the split and proposers (0)")
     cmd.add_argument("overrides", nargs="*", metavar="key=value", help="training config keys, e.g. n_layer=2")
     cmd.set_defaults(run=run_improve)
 

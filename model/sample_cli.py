@@ -36,42 +36,16 @@ or damaged run; a dataset or spec that does not fit the run).
 
 from __future__ import annotations
 
-import argparse
-import math
 import shutil
 import sys
 from pathlib import Path
 
-from grid_dsl.cli import _seed
+from grid_dsl import argtypes
+from grid_dsl.argtypes import IntermixedParser
 from grid_dsl.diagnostics import UserError, did_you_mean
 
-from .cli import _device, _positive
+from .cli import _device
 from .context import SampleGrid, context_labels, decode, spec_plan
-
-
-def _temperature(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not (math.isfinite(number) and number >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 = always the likeliest), got {value}")
-    return number
-
-
-class IntermixedParser(argparse.ArgumentParser):
-    """Options and positionals in any order (`expand RUN --out RUN2 key=value`):
-    a plain parser gives RUN and the overrides to its first run of
-    positionals only, and calls the overrides after --out unrecognized."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        if getattr(self, "_intermixing", False):  # parse_known_intermixed_args calls back here
-            return super().parse_known_args(args, namespace)
-        self._intermixing = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._intermixing = False
 
 
 def add_commands(commands) -> None:
@@ -79,11 +53,11 @@ def add_commands(commands) -> None:
                                  description="Continue a prompt with a run's model; see model/sample_cli.py.")
     sample.add_argument("run_dir", metavar="RUN", help="a run directory (its ckpt.pt) or a checkpoint file")
     sample.add_argument("--prompt", metavar="P", help="the text to continue (default: a newline)")
-    sample.add_argument("--chars", type=_positive, default=500, metavar="N", help="positions to generate (500)")
-    sample.add_argument("--temperature", type=_temperature, default=1.0, metavar="T",
+    sample.add_argument("--chars", type=argtypes.positive, default=500, metavar="N", help="positions to generate (500)")
+    sample.add_argument("--temperature", type=argtypes.temperature, default=1.0, metavar="T",
                         help="softmax temperature; 0 takes the likeliest (1.0)")
-    sample.add_argument("--top-k", type=_positive, metavar="K", help="sample among the K likeliest only")
-    sample.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed; same seed, same sample (0)")
+    sample.add_argument("--top-k", type=argtypes.positive, metavar="K", help="sample among the K likeliest only")
+    sample.add_argument("--seed", type=argtypes.seed, default=0, metavar="S", help="random seed; same seed, same sample (0)")
     sample.add_argument("--show-grid", action="store_true", help="draw the sample with one row per axis")
     sample.add_argument("--fix", action="append", default=[], metavar="AXIS=LABEL",
                         help="hold a predict axis at LABEL over the generated text (repeatable)")
