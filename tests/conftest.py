@@ -46,3 +46,15 @@ def need_nltk(*packages: str):
             f"NLTK data {' '.join(absent)} not found: run `python -m nltk.downloader {' '.join(absent)}` "
             "or set NLTK_DATA to a folder that has it (CI uses ../shared/data/nltk_data)"
         )
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and threads crawl when other
+    processes share the cores (`pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -28,14 +28,7 @@ TINY = TrainConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, 
                    sample_interval=0, device="cpu", max_iters=2, eval_interval=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and threads crawl when other
-    processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 def compile_dataset(out: Path, spec: str, corpus=None) -> Dataset:

@@ -6,7 +6,6 @@ import shutil
 import statistics
 
 import pytest
-import torch
 
 import model.train
 from grid_dsl.cli import main
@@ -27,12 +26,7 @@ TINY = ["n_layer=1", "n_head=2", "n_embd=32", "block_size=16", "batch_size=4", "
         "log_interval=5", "warmup_iters=2", "sample_interval=0", "device=cpu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ a few tales, a few steps); the real demo is the same code at full size."""
 import json
 
 import pytest
-import torch
 
 from grid_dsl import cli
 
@@ -12,12 +11,7 @@ TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", 
         "eval_interval=3", "eval_iters=1", "warmup_iters=1", "sample_interval=3", "device=cpu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 def run(capsys, *argv):

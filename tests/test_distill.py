@@ -47,12 +47,7 @@ TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=8, eval_it
 SETTINGS = Settings(clusters=4, max_depth=3, sample=800)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,7 @@ AXES = (
 FUSIONS = ("sum", "concat", "cross")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and two threads spin-waiting on
-    a busy 2-core machine slow these tests tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 def tiny(axes=AXES, fusion="sum", block_size=12):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from grid_dsl import cli, loads_spec
 from grid_dsl.build import compile_corpus
@@ -20,12 +19,7 @@ TINY = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "
         "warmup_iters=1", "sample_interval=0", "device=cpu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 def run(capsys, *argv):

@@ -39,14 +39,7 @@ TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=32, batch_size=4, eval_it
 WIDTH = 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and threads crawl when other
-    processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
 
 
 @pytest.fixture(autouse=True)
