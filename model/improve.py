@@ -17,7 +17,8 @@ Each round k = 1..R then:
 3. for each seed s < N: expands the current model by the new axis (zero
    embeddings: at step 0 it predicts as before, model.model.expand) and
    trains `candidate_steps` steps on the candidate's data, and the same from
-   the same model on the control's data, with training seed s;
+   the same model on the control's data, with training seed s, at the
+   learning rate the current model's schedule ended with (no warm-up);
 4. accepts the candidate when its honest val bpc_joint beats the control's
    clearly (`decide`): the paired gain g_s = control_s - candidate_s has a
    one-sided 95% lower confidence bound above zero (Student t over the
@@ -260,7 +261,10 @@ class Loop:
         state = checkpoint.load(run)
         runs, bpc, control_bpc = [], [], []
         for seed in range(self.settings.seeds):
-            config = self.config.replace(max_iters=self.settings.candidate_steps, seed=seed,
+            # continue where the current model's schedule ended: its final learning rate, held
+            config = self.config.replace(max_iters=self.settings.candidate_steps, seed=seed, warmup_iters=0,
+                                         learning_rate=self.config.learning_rate * self.config.min_lr_fraction,
+                                         min_lr_fraction=1.0,
                                          axes=",".join([a["name"] for a in state["data"]["axes"]] + [cand.name]))
             for ds, kind, scores in ((data, "candidate", bpc), (control, "control", control_bpc)):
                 grown = expand(GridTransformer.from_checkpoint(state), new)

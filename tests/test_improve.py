@@ -106,6 +106,8 @@ def test_a_loop_writes_every_round_its_decisions_and_the_summary(finished):
         for seed in range(2):
             metrics = json.loads((Path(c["runs"][seed]) / "metrics.json").read_text())
             assert metrics["bpc_joint"] == c["bpc"][seed] and metrics["step"] == 4 and not metrics["leaky"]
+            lr = metrics["config"]
+            assert (lr["learning_rate"], lr["warmup_iters"], lr["min_lr_fraction"]) == (1e-3 * 0.1, 0, 1.0)
             assert [a["name"] for a in metrics["axes"]] == ["word_pos", c["name"]]
     spec_1 = (finished / "round_1.axes").read_text()
     plan = loads_spec(spec_1)
