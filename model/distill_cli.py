@@ -20,23 +20,11 @@ warning on stderr.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
-
-def _at_least(minimum: int):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {number}")
-        return number
-
-    return parse
+from grid_dsl import argtypes
 
 
 def add_commands(commands) -> None:
@@ -49,11 +37,11 @@ def add_commands(commands) -> None:
     cmd.add_argument("--out", required=True, metavar="NEW.axes", help="the spec file to write")
     cmd.add_argument("--proposer", default="clusters", metavar="NAME",
                      help="what to distil: clusters (default), surprisal or lexemes (model/proposers.py)")
-    cmd.add_argument("--layer", type=_at_least(0), metavar="L", help="block whose output is clustered (default: the last)")
-    cmd.add_argument("--clusters", type=_at_least(2), default=8, metavar="K", help="k-means clusters / loss buckets (8)")
-    cmd.add_argument("--max-depth", type=_at_least(1), default=4, metavar="D", help="depth of the decision tree (4)")
-    cmd.add_argument("--sample", type=_at_least(10), default=4000, metavar="N", help="positions sampled (4000)")
-    cmd.add_argument("--seed", type=_at_least(0), default=0, metavar="S", help="seed of the sample, k-means, tree (0)")
+    cmd.add_argument("--layer", type=argtypes.seed, metavar="L", help="block whose output is clustered (default: the last)")
+    cmd.add_argument("--clusters", type=argtypes.whole(2), default=8, metavar="K", help="k-means clusters / loss buckets (8)")
+    cmd.add_argument("--max-depth", type=argtypes.whole(1), default=4, metavar="D", help="depth of the decision tree (4)")
+    cmd.add_argument("--sample", type=argtypes.whole(10), default=4000, metavar="N", help="positions sampled (4000)")
+    cmd.add_argument("--seed", type=argtypes.seed, default=0, metavar="S", help="seed of the sample, k-means, tree (0)")
     cmd.add_argument("--best", action="store_true", help="read RUN/best.pt instead of RUN/ckpt.pt")
     cmd.add_argument("--device", type=_device, default="auto", metavar="D", help="auto, cpu, cuda, cuda:N or mps (auto)")
     cmd.set_defaults(run=run_distill)

@@ -58,3 +58,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def run(capsys, *argv):
+    """`multigrid ARGV` in this process: (exit code, stdout, stderr); never a traceback."""
+    from grid_dsl import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from test_dataset import SPEC, TEXTS, ListCorpus, compile_to
 
-from grid_dsl import build, cli, compile_text, loads_spec
+from conftest import run
+from grid_dsl import build, compile_text, loads_spec
 from grid_dsl.build import Shard, choose_split, compile_corpus
 from grid_dsl.dataset import Dataset
 from grid_dsl.diagnostics import UserError
@@ -357,13 +358,6 @@ def test_empty_corpus_and_bad_workers(tmp_path):
 
 
 # ---------------------------------------------------------------- commands
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 @pytest.fixture

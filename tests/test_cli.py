@@ -9,20 +9,13 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run
 
 from axes.base import CAUSAL
 from grid_dsl import cli, load_spec
 from grid_dsl.formatter import format_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import run
 from grid_dsl import cli
 
 TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
@@ -12,13 +13,6 @@ TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", 
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 def table(out: str) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run
 from grid_dsl import cli, loads_spec
 from grid_dsl.build import compile_corpus
 from grid_dsl.dataset import Dataset
@@ -20,13 +21,6 @@ TINY = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 def loop_args(spec, out, *extra):
