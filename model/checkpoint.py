@@ -108,9 +108,18 @@ def first_line(err: BaseException) -> str:
 # ------------------------------------------------------------- data checks
 
 
+def reads_leaky(axes: list[dict]) -> bool:
+    """Whether a model reading these manifest axes is leaky: one is oracle,
+    or non-causal and forced into context. The dataset's other axes don't
+    count: a baseline on an oracle spec's data reads none of them."""
+    return any(a["mode"] == "oracle" or (a["mode"] == "context" and not a["causal"]) for a in axes)
+
+
 def data_entry(ds, axis_names: list[str]) -> dict:
     """What the ids of a model trained on `ds` with `axis_names` mean."""
     by_name = {a["name"]: a for a in ds.axes}
+    axes = [{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")}
+            for n in axis_names]
     return {
         "path": str(ds.path),
         "spec_hash": ds.manifest["spec"]["hash"],
@@ -118,9 +127,8 @@ def data_entry(ds, axis_names: list[str]) -> dict:
         "corpus": dict(ds.manifest["corpus"]),
         "unit": ds.unit,
         "main_vocab": list(ds.main_vocab),
-        "axes": [{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")}
-                 for n in axis_names],
-        "leaky": bool(ds.manifest.get("leaky")),
+        "axes": axes,
+        "leaky": reads_leaky(axes),
     }
 
 

@@ -118,7 +118,7 @@ def run_eval(args) -> int:
     with torch.no_grad():
         scores = whole_split(model, ds, args.split, columns, batch_size=args.batch_size, progress=True)
     axes = state["data"]["axes"]
-    leaky = bool(state["data"]["leaky"]) or any(a["mode"] == "oracle" for a in axes)
+    leaky = checkpoint.reads_leaky(axes)
     result = {
         "checkpoint": str(file),
         "step": state["step"],

@@ -102,7 +102,7 @@ def run_sample(args) -> int:
     computed = [a["name"] for a in data["axes"] if a["mode"] != "predict"]
     context_fn = context_labels(spec_plan(data, file), data, computed) if computed else None
     leaky = [name for name in computed if axes[name]["mode"] == "oracle" or not axes[name]["causal"]]
-    if data["leaky"] or leaky:  # as in training: oracle axes, and non-causal ones forced into context
+    if leaky:  # as in training: oracle axes, and non-causal ones forced into context
         print(f"{file}: {LEAKY_LABEL} (oracle axes: {', '.join(leaky) or 'none'}; "
               "their labels here are computed from the generated text)", file=sys.stderr)
 

@@ -148,8 +148,7 @@ class Trainer:
             self.columns = [ds.axis_names.index(a["name"]) for a in axes]
             self.data = checkpoint.data_entry(ds, [a["name"] for a in axes])
         self.axes = self.data["axes"]
-        self.leaky = bool(self.data["leaky"]) or any(
-            a["mode"] == "oracle" or (a["mode"] == "context" and not a["causal"]) for a in self.axes)
+        self.leaky = checkpoint.reads_leaky(self.axes)
 
         torch.manual_seed(cfg.seed)
         if state is not None:

@@ -108,6 +108,16 @@ def test_oracle_runs_are_labelled_leaky_everywhere(tmp_path, capsys):
     assert "LEAKY — not an LM score" in table.splitlines()[0] and "bpc_main" in table
     assert all("LEAKY" in line for line in table.splitlines() if line.startswith("bpc_"))
 
+    # the baseline on the same data reads no axis, so nothing leaks into it
+    base = tmp_path / "base"
+    assert main(["train", "--data", str(data.path), "--out", str(base), *TINY_ARGS, "max_iters=2", "eval_interval=2",
+                 "axes=none"]) == 0
+    assert "LEAKY" not in capsys.readouterr().out
+    m = json.loads((base / "metrics.json").read_text())
+    assert m["leaky"] is False and m["label"] == "honest"
+    assert main(["eval", str(base), "--data", str(data.path)]) == 0
+    assert "LEAKY" not in capsys.readouterr().out
+
 
 # ------------------------------------------------------ the loop's guarantees
 
