@@ -44,7 +44,7 @@ DEMO_SPEC_PATH = PACKAGE_DIR / "demo.axes"
 # their heavy dependencies (torch) inside `run`, so `check` stays quick.
 COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "model.cli", "model.sample_cli", "model.demo",
                                     "model.distill_cli", "model.improve_cli",
-                                    "model.compare")
+                                    "model.compare", "model.costs")
 
 
 # ------------------------------------------------------------------ inputs

@@ -299,16 +299,22 @@ class Loop:
 
         return Dataset.open(path)
 
-    def train(self, ds, run: Path, config, init_model=None) -> dict:
-        from .train import train
+    @staticmethod
+    def train(ds, run: Path, config, init_model=None) -> dict:
+        return train_resumable(ds, run, config, init_model)
 
-        status = run_state(run)
-        if status == "done":
-            return json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-        if status == "partial":
-            return train(ds, run, config, resume=True, progress=False)
-        shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint
-        return train(ds, run, config, init_model=init_model, progress=False)
+
+def train_resumable(ds, run: Path, config, init_model=None) -> dict:
+    """Train `run`, or resume it, or read its metrics when it is done."""
+    from .train import train
+
+    status = run_state(run)
+    if status == "done":
+        return json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    if status == "partial":
+        return train(ds, run, config, resume=True, progress=False)
+    shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint
+    return train(ds, run, config, init_model=init_model, progress=False)
 
 
 def write_atomic(path: Path, text: str) -> None:
