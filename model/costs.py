@@ -32,12 +32,14 @@ from .evaluate import LEAKY_LABEL
 
 def add_commands(commands) -> None:
     eq = commands.add_parser("equal-compute", help="an improve loop's rounds against training longer from scratch",
-                             description=__doc__.split("\n\n")[1].split("\n")[0])
+                             description="Train the loop's starting spec and the baseline for the loop's total "
+                                         "steps; print each round's model beside them.")
     eq.add_argument("improve_dir", metavar="IMPROVE_DIR", help="the --out of `multigrid improve`")
     eq.add_argument("--out", metavar="DIR", help="where the from-scratch runs go (IMPROVE_DIR/equal_compute)")
     eq.set_defaults(run=run_equal_compute)
     ex = commands.add_parser("expansion-cost", help="steps for an expanded run to match training from scratch",
-                             description=__doc__.split("\n\n")[1].split("\n")[1])
+                             description="The steps and seconds an expanded run took to reach the final "
+                                         "bpc_joint of a run trained from scratch with the same spec.")
     ex.add_argument("scratch", metavar="SCRATCH_RUN", help="a run trained from scratch with the new spec")
     ex.add_argument("expanded", metavar="EXPANDED_RUN", help="the old run expanded to the new spec (multigrid expand)")
     ex.add_argument("--old", metavar="OLD_RUN", help="the run that was expanded, to count its steps too")
@@ -101,21 +103,25 @@ def equal_compute(improve_dir: str | Path, out: str | Path | None = None) -> lis
         rows.append({"round": k, "loop_steps": total, "model_steps": lineage,
                      "bpc_joint": r["bpc_joint"] if r else first["bpc_joint"],
                      "accepted": (r["accepted"] or "—") if r else "(first model)",
-                     "spec_scratch": curves["spec"][total], "baseline_scratch": curves["baseline"][total]})
+                     "spec_scratch": curves["spec"][total], "baseline_scratch": curves["baseline"][total],
+                     "leaky": first["leaky"]})  # the loop adds causal axes only: leaky iff its start is
     return rows
 
 
 def equal_compute_table(rows: list[dict]) -> str:
+    def score(r, key):
+        return f"{LEAKY_LABEL}: {r[key]:.4f}" if r["leaky"] and key != "baseline_scratch" else f"{r[key]:.4f}"
+
     lines = ["| round | accepted | loop steps so far | the round's model: steps, bpc_joint | start spec from scratch "
              "at the loop's steps | baseline (no axes) at the loop's steps |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['round']} | {r['accepted']} | {r['loop_steps']:,} | {r['model_steps']:,}: "
-                     f"{r['bpc_joint']:.4f} | {r['spec_scratch']:.4f} | {r['baseline_scratch']:.4f} |")
+                     f"{score(r, 'bpc_joint')} | {score(r, 'spec_scratch')} | {score(r, 'baseline_scratch')} |")
     last = rows[-1]
     lines.append("")
     lines.append(f"At equal total compute ({last['loop_steps']:,} steps) the loop's final model scores "
-                 f"{last['bpc_joint']:.4f} bits/char; the starting spec trained that long from scratch "
-                 f"{last['spec_scratch']:.4f}, the baseline {last['baseline_scratch']:.4f} (validation bpc_joint, the same "
+                 f"{score(last, 'bpc_joint')} bits/char; the starting spec trained that long from scratch "
+                 f"{score(last, 'spec_scratch')}, the baseline {last['baseline_scratch']:.4f} (validation bpc_joint, the same "
                  "fixed batches). Earlier rows read the longer runs mid-schedule, before their learning rate has decayed.")
     return "\n".join(lines) + "\n"
 

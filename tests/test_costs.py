@@ -114,3 +114,14 @@ def test_runs_scored_differently_are_refused():
 def test_a_run_without_metrics_is_a_clear_error(tmp_path, capsys):
     code, _, err = run(capsys, "expansion-cost", tmp_path / "nothing", tmp_path / "nothing")
     assert code == 2 and "metrics.json not found: pass a run directory" in err
+
+
+def test_a_loop_from_an_oracle_spec_is_labelled_leaky():
+    from model.costs import equal_compute_table
+    from model.evaluate import LEAKY_LABEL
+
+    row = {"round": 0, "accepted": "(first model)", "loop_steps": 8, "model_steps": 8, "bpc_joint": 1.5,
+           "spec_scratch": 1.4, "baseline_scratch": 2.0, "leaky": True}
+    first = equal_compute_table([row]).splitlines()[2]
+    assert first == f"| 0 | (first model) | 8 | 8: {LEAKY_LABEL}: 1.5000 | {LEAKY_LABEL}: 1.4000 | 2.0000 |"
+    assert LEAKY_LABEL not in equal_compute_table([{**row, "leaky": False}])
