@@ -69,8 +69,8 @@ def loop_steps(state: dict) -> list[int]:
     return totals
 
 
-def equal_compute(improve_dir: str | Path, out: str | Path | None = None) -> list[dict]:
-    """Train the from-scratch runs (resumable) and return one row per round."""
+def equal_compute(improve_dir: str | Path, out: Path) -> list[dict]:
+    """Train the from-scratch runs into `out` (resumable) and return one row per round."""
     from grid_dsl.dataset import Dataset
 
     from .config import TrainConfig
@@ -83,7 +83,6 @@ def equal_compute(improve_dir: str | Path, out: str | Path | None = None) -> lis
         raise UserError(f"{improve_dir / STATE} not found: pass the --out directory of `multigrid improve`") from None
     if not state["rounds"]:
         raise UserError(f"{improve_dir} has no finished round yet; run (or resume) the loop first")
-    out = Path(out) if out else improve_dir / "equal_compute"
     totals = loop_steps(state)
     config = TrainConfig.load(None, state["settings"]["overrides"]).replace(
         max_iters=totals[-1], eval_interval=math.gcd(*totals), sample_interval=0)
@@ -129,9 +128,8 @@ def equal_compute_table(rows: list[dict]) -> str:
 def run_equal_compute(args) -> int:
     from .improve import write_atomic
 
-    rows = equal_compute(args.improve_dir, args.out)
-    table = equal_compute_table(rows)
     out = Path(args.out) if args.out else Path(args.improve_dir) / "equal_compute"
+    table = equal_compute_table(equal_compute(args.improve_dir, out))
     write_atomic(out / "equal_compute.md", table)
     print(table + f"\nwritten to {out / 'equal_compute.md'}")
     return 0

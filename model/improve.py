@@ -197,7 +197,7 @@ class Loop:
                             where=self.settings.spec)
         text = base_spec_text(data)  # includes inlined: every round_K.axes stands alone
         run = self.out / "runs" / "round_0"
-        metrics = self.train(data, run, self.config.replace(max_iters=self.settings.steps))
+        metrics = train_resumable(data, run, self.config.replace(max_iters=self.settings.steps))
         write_atomic(self.out / "round_0.axes", text)
         self.log.add_scalar("improve/bpc_joint", metrics["bpc_joint"], 0)
         self.say(f"round 0: {run} val bpc_joint {metrics['bpc_joint']:.4f}")
@@ -269,7 +269,7 @@ class Loop:
             for ds, kind, scores in ((data, "candidate", bpc), (control, "control", control_bpc)):
                 grown = expand(GridTransformer.from_checkpoint(state), new)
                 target = self.out / "runs" / f"round_{k}" / f"{i}_{cand.name}" / f"{kind}_seed{seed}"
-                scores.append(self.train(ds, target, config, init_model=grown)["bpc_joint"])
+                scores.append(train_resumable(ds, target, config, init_model=grown)["bpc_joint"])
                 if kind == "candidate":
                     runs.append(str(target))
         decision = decide(bpc, control_bpc)
@@ -298,10 +298,6 @@ class Loop:
         from grid_dsl.dataset import Dataset
 
         return Dataset.open(path)
-
-    @staticmethod
-    def train(ds, run: Path, config, init_model=None) -> dict:
-        return train_resumable(ds, run, config, init_model)
 
 
 def train_resumable(ds, run: Path, config, init_model=None) -> dict:
