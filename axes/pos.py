@@ -155,7 +155,8 @@ def _unsafe_runs(doc, words: Words, run_end: np.ndarray) -> np.ndarray:
     text, n = doc.text, len(doc)
     last = run_end - 1
     sent_start = np.array([s for s, _ in words.sentences], dtype=np.int64)
-    sent_end = np.array([e for _, e in words.sentences], dtype=np.int64)
+    # a sentinel end (-1, never > last) so that a text with no sentence at all indexes safely
+    sent_end = np.array([e for _, e in words.sentences] + [-1], dtype=np.int64)
     k = np.searchsorted(sent_start, last, side="right") - 1
     in_sentence = (k >= 0) & (sent_end[np.maximum(k, 0)] > last)
     ends_sentence = in_sentence & (sent_end[np.maximum(k, 0)] == run_end)
