@@ -4,6 +4,7 @@ the vectorised heads, expansion, checkpoints. Tiny models, CPU."""
 import io
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -350,3 +351,18 @@ def test_bfloat16_autocast(fusion):
     out.loss.backward()
     assert torch.isfinite(out.loss) and abs(out.loss.item() - net(main, meta).loss.item()) < 0.1
     assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),
+                    reason="torch.compile on CPU needs a C++ compiler")
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_compiles_as_one_graph(fusion):
+    """The CUDA path compiles the model (train.py); here on CPU: one graph,
+    no breaks (fullgraph), and the same loss and gradients as eager."""
+    net, main_meta = tiny(fusion=fusion), windows()
+    eager = net(*main_meta).loss
+    grads = torch.autograd.grad(eager, list(net.parameters()))
+    compiled = torch.compile(net, fullgraph=True)(*main_meta).loss
+    assert compiled.item() == pytest.approx(eager.item(), abs=1e-5)
+    for got, want in zip(torch.autograd.grad(compiled, list(net.parameters())), grads):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
