@@ -8,7 +8,9 @@
 Per configuration, over its seeds: the mean, the standard deviation (n-1)
 and a 95% interval from Student's t of bpc_joint and bpc_main; the mean
 parameters and tokens/s; the mode of every axis; `leaky` (an oracle axis, or
-a non-causal axis forced as context). The difference to the baseline at the
+a non-causal axis forced as context); the lowest validation bpc_joint on the
+way and its step (optimistic: chosen on the validation batches; it shows
+overfitting, e.g. on a small train split). The difference to the baseline at the
 same sweep point is paired by seed: seed i of the configuration minus seed i
 of the baseline, which start from the same backbone and draw the same
 batches; its interval is Student's t on the n differences. A leaky row's
@@ -30,9 +32,16 @@ from scipy import stats  # a dependency of scikit-learn, which the project requi
 from . import checkpoint
 from .evaluate import LEAKY_LABEL
 
-SCORES = ("bpc_joint", "bpc_main")
+# score -> its value in a run's metrics.json. `lowest_bpc_joint` is the best
+# validation point on the way (checkpoint best.pt): chosen on the validation
+# batches themselves, so optimistic, but it tells learning from overfitting.
+SCORES = {
+    "bpc_joint": lambda m: m["bpc_joint"],
+    "bpc_main": lambda m: m["bpc_main"],
+    "lowest_bpc_joint": lambda m: (m.get("best") or {}).get("bpc_joint", math.nan),
+}
 COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "axes", "parameters", "matched", "steps",
-           "wall_time_s", "tokens_per_s"]
+           "wall_time_s", "tokens_per_s", "lowest_step"]
 COLUMNS += [f"{s}_{part}" for s in SCORES for part in ("mean", "std", "ci95_low", "ci95_high")]
 COLUMNS += [f"diff_{s}_{part}" for s in SCORES for part in ("mean", "ci95_low", "ci95_high")]
 
@@ -98,12 +107,13 @@ def summarise(config: dict, runs: dict) -> dict:
         "steps": float(np.mean([m["step"] for m in own])),
         "wall_time_s": float(np.mean([m["wall_time_s"] for m in own])),
         "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in own])),
+        "lowest_step": float(np.mean([(m.get("best") or {}).get("step", math.nan) for m in own])),
     }
-    for score in SCORES:
-        values = [m[score] for m in own]
+    for score, value in SCORES.items():
+        values = [value(m) for m in own]
         row |= dict(zip([f"{score}_{p}" for p in ("mean", "std", "ci95_low", "ci95_high")], interval(values)))
         if config["baseline"]:
-            paired = [m[score] - b[score] for m, b in zip(own, runs[config["baseline"]])]
+            paired = [value(m) - value(b) for m, b in zip(own, runs[config["baseline"]])]
             mean, _, low, high = interval(paired)
             row |= {f"diff_{score}_mean": mean, f"diff_{score}_ci95_low": low, f"diff_{score}_ci95_high": high}
     return row
@@ -149,18 +159,22 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
         "Cells: mean ± standard deviation [95% interval, Student's t] over seeds. Δ: the difference to the "
         "baseline at the same sweep point, paired by seed (same initial backbone, same batches), with its 95% "
         "interval; negative is better. Compare `bpc_joint`; `bpc_main` alone compares only when every axis is "
-        f"`context`. Rows with an oracle axis are leaky: their numbers are marked {LEAKY_LABEL}."
+        f"`context`. Rows with an oracle axis are leaky: their numbers are marked {LEAKY_LABEL}. `lowest`: the "
+        "lowest validation bpc_joint on the way (mean step), chosen on these validation batches, so optimistic; "
+        "far below the final score, the run overfitted."
         + (" One seed: no spread, no interval." if s["seeds"] == 1 else ""), "",
         "| configuration | leaky | axes (mode) | parameters | steps | tokens/s "
-        "| bpc_joint | Δ bpc_joint | bpc_main | Δ bpc_main |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| bpc_joint | Δ bpc_joint | bpc_main | Δ bpc_main | lowest bpc_joint (step) | Δ lowest |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         axes = ", ".join(a.replace("=", " ") for a in row["axes"].split()) or "none"
         cells = [row["config"], "**yes**" if row["leaky"] else "no", axes, f"{row['parameters']:,}",
                  f"{row['steps']:,.0f}", f"{row['tokens_per_s']:,.0f}",
                  score_cell(row, "bpc_joint", True), score_cell(row, "diff_bpc_joint", False),
-                 score_cell(row, "bpc_main", True), score_cell(row, "diff_bpc_main", False)]
+                 score_cell(row, "bpc_main", True), score_cell(row, "diff_bpc_main", False),
+                 f"{score_cell(row, 'lowest_bpc_joint', True)} ({row['lowest_step']:,.0f})",
+                 score_cell(row, "diff_lowest_bpc_joint", False)]
         lines.append("| " + " | ".join(cells) + " |")
     matched = [c for c in plan["configurations"] if c["matched"]]
     if matched:

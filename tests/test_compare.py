@@ -103,6 +103,15 @@ def test_results_match_every_run(compared):
                 assert float(row[f"diff_{score}_ci95_low"]) == pytest.approx(
                     statistics.mean(paired) - 12.706204736 * statistics.stdev(paired) / 2 ** 0.5, rel=1e-9)
         assert float(row["tokens_per_s"]) == pytest.approx(statistics.mean(m["tokens_per_s"] for m in runs))
+        # the lowest validation point on the way: best.pt's
+        lowest = [min(h["bpc_joint"] for h in m["history"]) for m in runs]
+        assert float(row["lowest_bpc_joint_mean"]) == pytest.approx(statistics.mean(lowest), abs=1e-12)
+        assert float(row["lowest_step"]) == statistics.mean(
+            min(m["history"], key=lambda h: h["bpc_joint"])["step"] for m in runs)
+        if config != "baseline":
+            base = [min(h["bpc_joint"] for h in metrics(out, "baseline", i)["history"]) for i in range(2)]
+            assert float(row["diff_lowest_bpc_joint_mean"]) == pytest.approx(
+                statistics.mean(v - b for v, b in zip(lowest, base)), abs=1e-12)
     assert table["predict"]["axes"] == "shape=context words=predict" and table["baseline"]["axes"] == ""
     # the baseline trains on the first spec's dataset, reading no axis
     assert metrics(out, "baseline", 0)["data"] == str(out / "data" / "predict")
@@ -119,7 +128,7 @@ def test_oracle_rows_are_leaky(compared):
     lines = {line.split(" | ")[0][2:]: line for line in (out / "results.md").read_text().splitlines() if line.startswith("| ")}
     oracle_mean = float(table["oracle"]["bpc_joint_mean"])
     assert f"{LEAKY_LABEL}: {oracle_mean:.4f} ± " in lines["oracle"]
-    assert lines["oracle"].count(LEAKY_LABEL) == 4  # bpc_joint, its difference, bpc_main, its difference
+    assert lines["oracle"].count(LEAKY_LABEL) == 6  # bpc_joint, bpc_main, the lowest bpc_joint, and their differences
     assert "LEAKY" not in lines["predict"] and "LEAKY" not in lines["baseline"]
 
 
