@@ -5,7 +5,9 @@ would prove nothing)."""
 
 from __future__ import annotations
 
+import random
 import unicodedata
+import warnings
 
 import numpy as np
 import pytest
@@ -118,6 +120,17 @@ def test_assert_well_formed_catches_an_inside_tag_without_a_beginning():
         assert_well_formed(_broken(grid, "l", Stream(ids)))
 
 
+def test_a_lag_of_a_bio_axis_carries_its_labels_not_its_encoding():
+    """Found by hypothesis: the lag shows the label of a span's last
+    character (I-A) after the span, where no B-A precedes it; that is the
+    lag's meaning, not a malformed BIO stream."""
+    plan = loads_spec("lexicon a (whole_word, encoding=bio) { /\\w+/ -> A }\nlag a_ = a after a")
+    grid = compile_text(plan, "queen's")
+    assert grid.labels("a") == ["B-A", "I-A", "I-A", "I-A", "I-A", "_", "B-A"]
+    assert grid.labels("a_") == ["_"] * 5 + ["I-A", "I-A"]
+    assert_well_formed(grid)
+
+
 def test_assert_nested_catches_a_child_crossing_its_parent():
     grid = compile_text(PLAN, "ab cd\nef gh")
     spans = grid.spans("w")
@@ -147,3 +160,24 @@ def test_concatenated_grids_keep_parent_indices_pointing_at_their_parents():
     assert [whole.text[lines.start[p]:lines.end[p]] for p in words.parent] == [
         "ab cd", "ab cd", "ef", "gh", "ij kl", "ij kl"
     ]
+
+
+def test_drawing_specs_leaves_the_global_random_state_alone(monkeypatch):
+    """Checking a drawn axis may draw from the global `random` (the `regex`
+    module evicts from its full pattern cache with random.sample); the
+    strategy puts the state back, so hypothesis has nothing to warn about."""
+    from hypothesis.errors import HypothesisDeprecationWarning
+
+    from grid_dsl import spec_strategies
+
+    real = spec_strategies.check
+    monkeypatch.setattr(spec_strategies, "check", lambda spec: (random.random(), real(spec))[1])
+
+    @settings(max_examples=5, database=None, suppress_health_check=list(HealthCheck))
+    @given(spec_asts())
+    def draw(spec):
+        pass
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HypothesisDeprecationWarning)
+        draw()
