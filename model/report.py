@@ -38,7 +38,7 @@ from .evaluate import LEAKY_LABEL
 SCORES = {
     "bpc_joint": lambda m: m["bpc_joint"],
     "bpc_main": lambda m: m["bpc_main"],
-    "lowest_bpc_joint": lambda m: (m.get("best") or {}).get("bpc_joint", math.nan),
+    "lowest_bpc_joint": lambda m: _best(m).get("bpc_joint", math.nan),
 }
 COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "axes", "parameters", "matched", "steps",
            "wall_time_s", "tokens_per_s", "lowest_step"]
@@ -92,6 +92,11 @@ def interval(values) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
+def _best(metrics: dict) -> dict:
+    """A run's lowest validation point {step, bpc_joint}; {} if it has none yet."""
+    return metrics.get("best") or {}
+
+
 def summarise(config: dict, runs: dict) -> dict:
     """One row of the table: `config`'s runs over seeds, against its baseline."""
     own = runs[config["name"]]
@@ -107,7 +112,7 @@ def summarise(config: dict, runs: dict) -> dict:
         "steps": float(np.mean([m["step"] for m in own])),
         "wall_time_s": float(np.mean([m["wall_time_s"] for m in own])),
         "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in own])),
-        "lowest_step": float(np.mean([(m.get("best") or {}).get("step", math.nan) for m in own])),
+        "lowest_step": float(np.mean([_best(m).get("step", math.nan) for m in own])),
     }
     for score, value in SCORES.items():
         values = [value(m) for m in own]
