@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from axes.base import Spans
+
 from .compiler import compile_documents, compile_text, normalise
 from .grid import Grid
 from .plan import Plan
@@ -70,9 +72,10 @@ def assert_deterministic(plan: Plan, text: str, annotations=None) -> None:
 
 def assert_well_formed(grid: Grid) -> None:
     """Spans lie inside the text with start < end; an axis that paints its
-    spans in BIO (encoding=bio) never shows I-X except right after B-X or
-    I-X. (An axis derived from one, such as a lag, carries its labels but
-    not its encoding: a lagged I-X may follow anything.)"""
+    spans in BIO (encoding=bio) shows B-X exactly where a span labelled X
+    starts and I-X only inside one. Nested spans paint the inner over the
+    outer, so an outer span's I-X may follow an inner one's labels; an axis
+    derived from a BIO axis (a lag) carries its labels, not its encoding."""
     n = len(grid.text)
     for name in grid.names:
         spans = grid.spans(name)
@@ -80,13 +83,31 @@ def assert_well_formed(grid: Grid) -> None:
             assert np.all(spans.start >= 0) and np.all(spans.end <= n), f"axis {name!r}: span outside the text"
             assert np.all(spans.start < spans.end), f"axis {name!r}: empty span"
         if getattr(grid.plan.axis(name), "encoding", "span") == "bio":
-            vocab = grid.vocab(name)
-            labels = [vocab[i] for i in grid.char_streams[name].ids]
-            for pos, (prev, cur) in enumerate(zip(["_"] + labels, labels)):
-                if cur.startswith("I-"):
-                    assert prev[2:] == cur[2:] and prev != "_", (
-                        f"axis {name!r}: {cur} after {prev} at {pos} ({_context(grid.text, pos)})"
-                    )
+            _assert_bio(grid, name, spans)
+
+
+def _assert_bio(grid: Grid, name: str, spans) -> None:
+    ids = grid.char_streams[name].ids
+    n, vocab = len(ids), grid.vocab(name)
+    if spans is None:
+        spans = Spans.empty()
+    bad = np.zeros(n, dtype=bool)
+    painted = (ids[ids > 0] - 1) // 2 * 2 + 1  # B-X ids are odd, I-X = B-X + 1 (axes.base.bio_labels)
+    for begin in np.union1d(painted, spans.label):
+        at = spans.label == begin
+        started = np.zeros(n, dtype=bool)
+        started[spans.start[at]] = True
+        depth = np.zeros(n + 1, dtype=np.int64)  # > 0: strictly inside a span labelled X
+        np.add.at(depth, spans.start[at] + 1, 1)
+        np.add.at(depth, spans.end[at], -1)
+        inside = np.cumsum(depth)[:n] > 0
+        bad |= ((ids == begin) & ~started) | ((ids == begin + 1) & ~inside)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        cur, prev = vocab[ids[pos]], (vocab[ids[pos - 1]] if pos else "_")
+        where = "starts there" if cur.startswith("B-") else "holds it past its start"
+        raise AssertionError(f"axis {name!r}: {cur} after {prev} at {pos} ({_context(grid.text, pos)}), "
+                             f"but no span labelled {cur[2:]} {where}")
 
 
 # 4 --------------------------------------------------------------- nesting

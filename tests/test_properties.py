@@ -116,8 +116,26 @@ def test_assert_well_formed_catches_an_inside_tag_without_a_beginning():
     ids = grid.char_streams["l"].ids.copy()
     vocab = grid.vocab("l")
     ids[0] = vocab.index("I-X")
-    with pytest.raises(AssertionError, match="I-X after _ at 0"):
-        assert_well_formed(_broken(grid, "l", Stream(ids)))
+    with pytest.raises(AssertionError, match="I-X after _ at 0 .*, but no span labelled X holds it past its start"):
+        assert_well_formed(_broken(grid, "l", Stream(ids, grid.spans("l"))))
+
+
+def test_assert_well_formed_catches_a_beginning_where_no_span_starts():
+    grid = compile_text(PLAN, "ab cd")
+    ids = grid.char_streams["l"].ids.copy()
+    ids[1] = grid.vocab("l").index("B-X")
+    with pytest.raises(AssertionError, match="B-X after B-X at 1 .*, but no span labelled X starts there"):
+        assert_well_formed(_broken(grid, "l", Stream(ids, grid.spans("l"))))
+
+
+def test_nested_bio_chunks_resume_the_outer_label():
+    """Found by hypothesis: chunk B holds chunk A; the inner A is painted over
+    B's start, so B's I-B follows B-A — well formed for nested spans."""
+    plan = loads_spec('tagger a = char_class\ngroup w = words\n'
+                      'chunks c over a (encoding=bio) """\nA: {<UPPER>}\nB: {<.*>+}\n"""')
+    grid = compile_text(plan, "A0")
+    assert grid.labels("c") == ["B-A", "I-B"]
+    assert_well_formed(grid)
 
 
 def test_a_lag_of_a_bio_axis_carries_its_labels_not_its_encoding():
