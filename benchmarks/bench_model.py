@@ -20,7 +20,8 @@ from another process hits all variants alike.
 Sampling: 1,000 characters at block size 256 (same 4x128 model, 3 sum
 axes, one of them context, with a trivial context callback), with the KV
 cache (default window shift: a quarter block) vs recomputing the window at
-every step; target >= 5x. Timed with one thread and with --threads.
+every step; target >= 5x. Both are warmed up, then timed in 3 interleaved
+rounds (median), with one thread and with --threads.
 
 On a shared machine, two threads per process spin-wait on each other's
 cores: times swing by 2-10x when another process runs. Run it alone.
@@ -134,16 +135,23 @@ def time_training(rounds: int, steps: int = STEPS_PER_ROUND) -> dict[str, float]
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def time_sampling(chars: int = 1000, block: int = 256) -> dict[str, float]:
+def time_sampling(chars: int = 1000, block: int = 256, rounds: int = 3) -> dict[str, float]:
+    """Median seconds to sample `chars` characters with and without the KV
+    cache: both warmed up first (a short sample each: the first call in a
+    process pays one-off allocations), then interleaved round by round."""
     net = grid(3, block=block).eval()
     context = lambda ids: {"stage": [0] * len(ids)}  # noqa: E731 -- the caller's compiler, trivially
-    result = {}
-    for name, kw in [("KV cache", dict(use_cache=True)), ("recompute", dict(use_cache=False))]:
-        t0 = time.perf_counter()
-        out = generate(net, [0], chars, context_fn=context, seed=0, **kw)
-        result[name] = time.perf_counter() - t0
-        assert out.main.shape == (1, chars + 1)
-    return result
+    variants = {"KV cache": dict(use_cache=True), "recompute": dict(use_cache=False)}
+    for kw in variants.values():
+        generate(net, [0], 20, context_fn=context, seed=0, **kw)
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, kw in variants.items():
+            t0 = time.perf_counter()
+            out = generate(net, [0], chars, context_fn=context, seed=0, **kw)
+            times[name].append(time.perf_counter() - t0)
+            assert out.main.shape == (1, chars + 1)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def run(rounds: int = 7, threads: int = 2, steps_per_round: int = STEPS_PER_ROUND) -> list[dict]:

@@ -2,8 +2,8 @@
 
 Every fusion embeds all K axes with ONE table, `table`, whose rows are the
 concatenated axis vocabularies: axis k's label i is row `offsets[k] + i`. One
-gather (or one `embedding_bag`) embeds every axis at every position; nothing
-in a forward pass loops over the axes in Python.
+gather embeds every axis at every position; nothing in a forward pass loops
+over the axes in Python.
 
     sum      the axis embeddings (width n_embd) are added to the token and
              position embeddings. The default, and the cheapest.
@@ -42,12 +42,20 @@ import torch.nn.functional as F
 from torch.nn.utils import skip_init
 
 
-def attend(q, k, v, cache=None, slot=None, dropout_p: float = 0.0):
-    """Causal attention of queries at the last q.size(-2) positions over all
-    cached and new keys. With a cache, the new keys and values are appended to
-    `cache` under `slot` first (incremental decoding)."""
+def dropout_layer(p: float) -> nn.Module:
+    """nn.Dropout(p), or for p = 0 an Identity: the same function, but a third
+    of the call's cost, which counts when decoding calls it 9+ times a token."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
+def attend(q, kv, cache=None, slot=None, dropout_p: float = 0.0):
+    """Causal attention of queries q [..., n, d] at the last n positions over
+    all cached and new keys and values, kv [2, ..., T, d] (stacked: a cache
+    appends them with one copy). With a cache, kv is appended to `cache` under
+    `slot` first (incremental decoding)."""
     if cache is not None:
-        k, v = cache.extend(slot, k, v)
+        kv = cache.extend(slot, kv)
+    k, v = kv
     n, total = q.size(-2), k.size(-2)
     if n == total:  # a whole window, or the first chunk of one
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
@@ -97,15 +105,16 @@ class StackedAttention(nn.Module):
         self.q = StackedLinear(k, c, c, config.bias)
         self.kv = StackedLinear(k, c, 2 * c, config.bias)
         self.proj = StackedLinear(k, c, c, config.bias)
-        self.resid_drop = nn.Dropout(config.dropout)
+        self.resid_drop = dropout_layer(config.dropout)
 
     def forward(self, xq, xkv, cache=None, slot=None):
         K, (B, T, C), H = self.k, xq.shape[-3:], self.n_head
         q = self.q(xq.reshape(-1, B * T, C))
-        k, v = self.kv(xkv.reshape(-1, B * T, C)).split(C, dim=-1)
-        # [K, B*T, C] -> [K*B, H, T, C/H]: the K attentions are one batch
-        q, k, v = (z.reshape(K * B, T, H, C // H).transpose(1, 2) for z in (q, k, v))
-        y = attend(q, k, v, cache, slot, self.dropout if self.training else 0.0)
+        kv = self.kv(xkv.reshape(-1, B * T, C))
+        # [K, B*T, C] -> [K*B, H, T, C/H]: the K attentions are one batch (keys and values stacked first)
+        q = q.reshape(K * B, T, H, C // H).transpose(1, 2)
+        kv = kv.reshape(K * B, T, 2, H, C // H).permute(2, 0, 3, 1, 4)
+        y = attend(q, kv, cache, slot, self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(K, B * T, C)
         return self.resid_drop(self.proj(y)).view(K, B, T, C)
 
@@ -127,7 +136,7 @@ class CrossLayer(nn.Module):
             self.ln_mlp = StackedLayerNorm(k, c, bias)
             self.fc = StackedLinear(k, c, 4 * c, bias)
             self.fc_proj = StackedLinear(k, 4 * c, c, bias)
-            self.mlp_drop = nn.Dropout(config.dropout)
+            self.mlp_drop = dropout_layer(config.dropout)
 
     def forward(self, x, y, cache=None, layer: int = 0):
         h = self.ln_meta(y)
@@ -193,9 +202,7 @@ class SumFusion(AxisFusion):
         super().__init__(config, config.n_embd)
 
     def embed(self, emb, ids, pos_emb):
-        B, T, K = ids.shape
-        axes = F.embedding_bag(self.rows(ids).reshape(B * T, K), self.table, mode="sum")
-        return emb + axes.view(B, T, -1), None
+        return emb + F.embedding(self.rows(ids), self.table).sum(-2), None
 
 
 class ConcatFusion(AxisFusion):
@@ -238,7 +245,7 @@ class CrossFusion(AxisFusion):
         super().__init__(config, config.n_embd)
         k, n = len(config.axes), config.n_layer
         self.layers = nn.ModuleList(CrossLayer(k, config, last=i == n - 1) for i in range(n))
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = dropout_layer(config.dropout)
 
     def embed(self, emb, ids, pos_emb):
         meta = F.embedding(self.rows(ids), self.table).permute(2, 0, 1, 3) + pos_emb

@@ -193,6 +193,7 @@ class _Labels:
         self.predict_cols = np.flatnonzero(predict)
         self.predict_cols_on_device = torch.as_tensor(self.predict_cols, device=device)
         self.context = [k for k in range(K) if not predict[k]]  # context and oracle axes
+        self.context_known = 0  # fill_context has filled the positions before this one
         self.known[:2, predict] = True  # a_0 is never read, a_1 never predicted: "no label" unless given
 
     def give(self, prompt_axes: dict, fixed: dict, n: int, new: int) -> None:
@@ -222,19 +223,23 @@ class _Labels:
     def fill_context(self, main, end: int, context_fn) -> None:
         """Context/oracle labels of positions [0, end) not known yet, from
         context_fn on the main ids [0, end) (at a step: the last one only)."""
-        todo = [(k, np.flatnonzero(~self.known[:end, k])) for k in self.context]
-        todo = [(k, missing.tolist()) for k, missing in todo if len(missing)]
-        for b in range(self.B if todo else 0):
+        start, self.context_known = self.context_known, end  # positions before `start` are filled
+        todo = [(t, k) for t in range(start, end) for k in self.context if not self.known[t, k]]
+        if not todo:
+            return
+        positions, cols = (list(x) for x in zip(*todo))
+        for b in range(self.B):
             got = context_fn(main[b, :end].tolist())
-            for k, missing in todo:
-                axis, labels = self.axes[k], got[self.names[k]]
-                values = [int(labels[i]) for i in missing]
-                if not all(0 <= v < axis.vocab_size for v in values):
-                    raise ValueError(f"labels of axis {axis.name!r} must be ids in [0, {axis.vocab_size}), "
-                                     f"context_fn gave {sorted(set(values))}")
-                self.labels[b, missing, k] = torch.tensor(values, device=self.device)
-        for k, missing in todo:
-            self.known[missing, k] = True
+            values = [int(got[self.names[k]][t]) for t, k in todo]
+            for k, v in zip(cols, values):
+                if not 0 <= v < self.axes[k].vocab_size:
+                    raise ValueError(f"labels of axis {self.names[k]!r} must be ids in [0, {self.axes[k].vocab_size}), "
+                                     f"context_fn gave {v}")
+            if len(todo) == 1:  # a step's one label: a scalar write is a third of an indexed one
+                self.labels[b, positions[0], cols[0]] = values[0]
+            else:
+                self.labels[b, positions, cols] = torch.tensor(values, device=self.device)
+        self.known[positions, cols] = True
 
     def ready(self, n: int) -> int:
         """How many leading prompt positions have all their inputs (at least 1)."""
