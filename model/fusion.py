@@ -48,14 +48,12 @@ def dropout_layer(p: float) -> nn.Module:
     return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
-def attend(q, kv, cache=None, slot=None, dropout_p: float = 0.0):
-    """Causal attention of queries q [..., n, d] at the last n positions over
-    all cached and new keys and values, kv [2, ..., T, d] (stacked: a cache
-    appends them with one copy). With a cache, kv is appended to `cache` under
-    `slot` first (incremental decoding)."""
+def attend(q, k, v, cache=None, slot=None, dropout_p: float = 0.0):
+    """Causal attention of queries at the last q.size(-2) positions over all
+    cached and new keys. With a cache, the new keys and values are appended to
+    `cache` under `slot` first (incremental decoding)."""
     if cache is not None:
-        kv = cache.extend(slot, kv)
-    k, v = kv
+        k, v = cache.extend(slot, k, v)
     n, total = q.size(-2), k.size(-2)
     if n == total:  # a whole window, or the first chunk of one
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
@@ -110,11 +108,10 @@ class StackedAttention(nn.Module):
     def forward(self, xq, xkv, cache=None, slot=None):
         K, (B, T, C), H = self.k, xq.shape[-3:], self.n_head
         q = self.q(xq.reshape(-1, B * T, C))
-        kv = self.kv(xkv.reshape(-1, B * T, C))
-        # [K, B*T, C] -> [K*B, H, T, C/H]: the K attentions are one batch (keys and values stacked first)
-        q = q.reshape(K * B, T, H, C // H).transpose(1, 2)
-        kv = kv.reshape(K * B, T, 2, H, C // H).permute(2, 0, 3, 1, 4)
-        y = attend(q, kv, cache, slot, self.dropout if self.training else 0.0)
+        k, v = self.kv(xkv.reshape(-1, B * T, C)).split(C, dim=-1)
+        # [K, B*T, C] -> [K*B, H, T, C/H]: the K attentions are one batch
+        q, k, v = (z.reshape(K * B, T, H, C // H).transpose(1, 2) for z in (q, k, v))
+        y = attend(q, k, v, cache, slot, self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(K, B * T, C)
         return self.resid_drop(self.proj(y)).view(K, B, T, C)
 

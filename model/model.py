@@ -110,9 +110,9 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, cache=None, layer: int = 0):
         B, T, C = x.shape
-        # [B, T, 3C] -> q and the stacked keys and values [2, B, n_head, T, head size]
-        qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        y = attend(qkv[0], qkv[1:], cache, ("self", layer), self.dropout if self.training else 0.0)
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = attend(q, k, v, cache, ("self", layer), self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -143,7 +143,7 @@ class Block(nn.Module):
 
 class KVCache:
     """Keys and values of the positions seen so far, per attention, for
-    incremental decoding; `pos` is how many positions that is. A buffer holds
+    incremental decoding; `pos` is how many positions that is. Buffers hold
     `size` positions (growing by doubling past it), so a step writes its
     keys in place instead of copying the past."""
 
@@ -151,19 +151,18 @@ class KVCache:
         self.pos, self.size = 0, size
         self.kv: dict = {}
 
-    def extend(self, slot, kv):
-        """Append kv [2, ..., T, head size] (keys and values stacked) to
-        `slot`; the slot's keys and values so far, stacked alike."""
-        end = self.pos + kv.size(-2)
-        buf = self.kv.get(slot)
-        if buf is None or buf.size(-2) < end:
-            size = max(end, self.size, 2 * buf.size(-2) if buf is not None else 0)
-            new = kv.new_empty(*kv.shape[:-2], size, kv.shape[-1])
-            if buf is not None:
-                new[..., : self.pos, :] = buf[..., : self.pos, :]
-            self.kv[slot] = buf = new
-        buf[..., self.pos : end, :] = kv
-        return buf[..., :end, :]
+    def extend(self, slot, k, v):
+        end = self.pos + k.size(-2)
+        old = self.kv.get(slot)
+        if old is None or old[0].size(-2) < end:
+            size = max(end, self.size, 2 * old[0].size(-2) if old else 0)
+            new = tuple(x.new_empty(*x.shape[:-2], size, x.shape[-1]) for x in (k, v))
+            for buf, past in zip(new, old or ()):
+                buf[..., : self.pos, :] = past[..., : self.pos, :]
+            self.kv[slot] = old = new
+        old[0][..., self.pos : end, :] = k
+        old[1][..., self.pos : end, :] = v
+        return old[0][..., :end, :], old[1][..., :end, :]
 
 
 class GridTransformer(nn.Module):
