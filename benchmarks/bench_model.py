@@ -179,14 +179,15 @@ def training_rows(rounds: int = 7, threads: int = 2, steps_per_round: int = STEP
     return rows
 
 
-def sampling_rows(thread_counts=(1, 2)) -> list[dict]:
+def sampling_rows(thread_counts=(1, 2), rounds: int = 3) -> list[dict]:
     """[{name, value, unit, ratio, of, target}]: seconds to sample with and
-    without the KV cache, and the speed-up (target >= 5x), per thread count."""
+    without the KV cache (median of `rounds`), and the speed-up (target >=
+    5x), per thread count."""
     threads = torch.get_num_threads()
     rows = []
     for n in thread_counts:
         torch.set_num_threads(n)
-        sampling = time_sampling()
+        sampling = time_sampling(rounds=rounds)
         for name, seconds in sampling.items():
             rows.append({"name": f"sample 1000 chars, block 256, {n} thr: {name}", "value": seconds, "unit": "s",
                          "ratio": None, "of": None, "target": None})

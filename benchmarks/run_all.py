@@ -92,7 +92,7 @@ def bench_sample(quick: bool) -> list[dict]:
 
     threads = (1,) if quick else sorted({1, min(2, torch.get_num_threads())})
     return [row(r["name"], r["value"], r["unit"], target=r["target"], sense=">=", on="value")
-            for r in bench_model.sampling_rows(threads)]
+            for r in bench_model.sampling_rows(threads, rounds=1 if quick else 3)]
 
 
 def bench_lexicon(quick: bool) -> list[dict]:
