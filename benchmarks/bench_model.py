@@ -135,11 +135,11 @@ def time_training(rounds: int, steps: int = STEPS_PER_ROUND) -> dict[str, float]
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def time_sampling(chars: int = 1000, block: int = 256, rounds: int = 3) -> dict[str, float]:
+def time_sampling(chars: int = 1000, block: int = 256, rounds: int = 3, device="cpu") -> dict[str, float]:
     """Median seconds to sample `chars` characters with and without the KV
     cache: both warmed up first (a short sample each: the first call in a
     process pays one-off allocations), then interleaved round by round."""
-    net = grid(3, block=block).eval()
+    net = grid(3, block=block).to(device).eval()
     context = lambda ids: {"stage": [0] * len(ids)}  # noqa: E731 -- the caller's compiler, trivially
     variants = {"KV cache": dict(use_cache=True), "recompute": dict(use_cache=False)}
     for kw in variants.values():
