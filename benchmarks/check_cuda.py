@@ -101,8 +101,9 @@ def steps_per_second(metrics: dict) -> float:
 
 def check_training(report: Report, data: Path, out: Path, base: dict, steps: int) -> Path | None:
     runs = {}
+    budget = {"max_iters": steps, "eval_interval": max(1, steps // 2)}  # two evaluations: the last interval is steady
     for name, variant in VARIANTS.items():
-        metrics = train(data, out / "runs" / name, {**base, **variant, "max_iters": steps, "eval_interval": steps // 2})
+        metrics = train(data, out / "runs" / name, {**base, **variant, **budget})
         ok = metrics is not None and math.isfinite(metrics["bpc_joint"])
         report.check(ok, f"train {name}", f"val bpc_joint {metrics['bpc_joint']:.4f}, {steps_per_second(metrics):.1f} "
                      f"steps/s, on {metrics['device']}" if metrics else "multigrid train failed")
@@ -112,8 +113,9 @@ def check_training(report: Report, data: Path, out: Path, base: dict, steps: int
         for name in ("bf16", "bf16+compile"):
             if name in runs:
                 gap = abs(runs[name]["bpc_joint"] - runs["float32"]["bpc_joint"])
-                report.check(gap < BF16_TOLERANCE, f"{name} vs float32", f"|Δ bpc_joint| {gap:.4f} "
-                             f"(< {BF16_TOLERANCE}); step time {steps_per_second(runs['float32']) / steps_per_second(runs[name]):.2f}x float32's")
+                ratio = steps_per_second(runs["float32"]) / steps_per_second(runs[name])
+                report.check(gap < BF16_TOLERANCE, f"{name} vs float32",
+                             f"|Δ bpc_joint| {gap:.4f} (< {BF16_TOLERANCE}); step time {ratio:.2f}x float32's")
     if "bf16" in runs and "bf16+compile" in runs:
         ratio = steps_per_second(runs["bf16"]) / steps_per_second(runs["bf16+compile"])
         report.line("INFO", "compiled vs eager (bf16)", f"step time {ratio:.2f}x eager's")
@@ -122,9 +124,10 @@ def check_training(report: Report, data: Path, out: Path, base: dict, steps: int
 
 def check_ddp(report: Report, data: Path, out: Path, base: dict, steps: int) -> None:
     if torch.cuda.device_count() < 2:
-        report.line("SKIP", "DDP over NCCL", f"{torch.cuda.device_count()} GPU: torchrun needs 2 (NCCL refuses two ranks on one GPU)")
+        report.line("SKIP", "DDP over NCCL",
+                    f"{torch.cuda.device_count()} GPU: torchrun needs 2 (NCCL refuses two ranks on one GPU)")
         return
-    config = {**base, **VARIANTS["bf16"], "max_iters": steps, "eval_interval": steps // 2}
+    config = {**base, **VARIANTS["bf16"], "max_iters": steps, "eval_interval": max(1, steps // 2)}
     one = train(data, out / "runs" / "one-gpu", {**config, "grad_accum": 2})
     two = train(data, out / "runs" / "ddp", config, launcher=["torchrun", "--standalone", "--nproc_per_node=2"])
     if one is None or two is None:
@@ -139,16 +142,17 @@ def check_ddp(report: Report, data: Path, out: Path, base: dict, steps: int) -> 
 def check_kv(report: Report, run: Path | None, data: Path, device: torch.device, chars: int) -> None:
     import bench_model
     from grid_dsl.dataset import Dataset
+    from model import checkpoint
     from model.batches import Batches
+    from model.evaluate import select
     from model.model import GridTransformer, KVCache
 
     if run is not None:
-        net = GridTransformer.from_checkpoint(torch.load(run / "ckpt.pt", map_location="cpu", weights_only=True))
-        net = net.to(device).eval()
-        ds, names = Dataset.open(data), [a.name for a in net.config.axes]
-        stored = [a["name"] for a in ds.axes]
+        state = checkpoint.load(run)
+        ds = Dataset.open(data)
+        net = GridTransformer.from_checkpoint(state).to(device).eval()
         main, meta = Batches(ds, "val", net.config.block_size, 2).fixed(1, seed=0)[0]
-        main, meta = main.to(device), meta[..., [stored.index(n) for n in names]].to(device)
+        main, meta = main.to(device), select(meta, checkpoint.check_data(state, ds, same_spec=True)).to(device)
         with torch.inference_mode():
             idx, axis_in, _, _ = net.align(main, meta)
             full, _ = net.logits(idx, axis_in)
