@@ -100,6 +100,10 @@ class Lookahead:
 
 CAUSAL = Lookahead()
 UNBOUNDED = Lookahead("unbounded")
+NEXT_CHAR = Lookahead("chars", 1, note="a span's end shows at the character after it")
+# The span facts of spans decided character by character (runs of a class,
+# lines, causal plug-ins): starts known at once, ends one character later.
+SPAN_FACTS_CAUSAL = {"span_start": CAUSAL, "span_end": NEXT_CHAR}
 
 # ------------------------------------------------------------- data classes
 
@@ -191,12 +195,35 @@ class Axis(abc.ABC):
     has_spans: bool = False
     level: int = 1  # groupings enclosing these spans, this one included (for depth)
     segment: str | None = None  # containment key ("word", "token", "line") if any
-    boundary_causal: bool = False  # a span's end is known at the character after it
-    start_causal: bool = False  # span starts and membership are known at the character itself
+    # A label stream and its spans are different facts: an `encoding=after`
+    # lexicon's labels are causal, but where its matches start depends on how
+    # the word ends. Every consumer of spans takes its look-ahead from these:
+    #   span_start  which spans hold a character, and where they started,
+    #               known from the text up to that character plus this much;
+    #   span_end    that a span ends, known from its last character plus this.
+    # Unbounded unless the kind proves better (SPAN_FACTS_CAUSAL below).
+    span_start: Lookahead = attrs.field(default=None)
+    span_end: Lookahead = attrs.field(default=None)
+
+    def __attrs_post_init__(self):
+        unknown = Lookahead("unbounded", note=f"the spans of '{self.name}' may depend on later text")
+        for fact in ("span_start", "span_end"):
+            if getattr(self, fact) is None:
+                object.__setattr__(self, fact, unknown)
 
     @property
     def causal(self) -> bool:
         return self.lookahead.causal
+
+    @property
+    def start_causal(self) -> bool:
+        """Span starts and membership are known at the character itself."""
+        return self.span_start.causal
+
+    @property
+    def boundary_causal(self) -> bool:
+        """A span's end is known at the character after it."""
+        return self.span_end.covered_by_chars(1)
 
     @property
     def vocab(self) -> tuple[str, ...]:

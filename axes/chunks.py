@@ -262,9 +262,10 @@ def build_chunks(node: ChunksDecl, ctx) -> ChunksAxis | None:
                                  f"{', '.join(unreadable[:5])}", f"relabel '{over.name}' first")
         return None
     _warn_unknown_tags(ctx, node.grammar, set(tags[1:]))
-    lookahead = over.lookahead.combine(Lookahead("unbounded", note="a chunk rule can look at any later tag of the sentence"))
+    lookahead = over.lookahead.combine(over.span_start).combine(
+        Lookahead("unbounded", note="a chunk rule can look at any later tag of the sentence"))
     if parent is not None:
-        lookahead = lookahead.combine(parent.lookahead)
+        lookahead = lookahead.combine(parent.span_start)
     return ChunksAxis(
         name=node.name,
         labels=bio_labels(chunk_labels) if opts["encoding"] == "bio" else chunk_labels,

@@ -29,6 +29,7 @@ from . import _nltk
 from .base import (
     CAUSAL,
     Axis,
+    NEXT_CHAR,
     Lookahead,
     Spans,
     Stream,
@@ -133,9 +134,8 @@ def _visible(text: str, spans: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarra
     return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
 
 
-def _lookahead(segmenter: str, causal_runs: bool) -> Lookahead:
-    if causal_runs or segmenter == "lines":
-        return CAUSAL
+def _lookahead(segmenter: str) -> Lookahead:
+    """The span facts of a segmenter that decides spans from later text."""
     return Lookahead(
         "unbounded",
         note={
@@ -182,31 +182,36 @@ def build_group(node: GroupDecl, ctx) -> GroupAxis | None:
         if absent:
             ctx.error(node.loc, *_nltk.missing_message(absent))
             return None
-    causal_runs = run_class is not None
-    own_start_causal = causal_runs or kind == "lines"
-    lookahead = _lookahead(kind, causal_runs)
-    level, start_causal, boundary_causal = 1, own_start_causal, own_start_causal
+    # A group's stream is its spans painted: its labels look ahead exactly as
+    # far as span membership does.
+    decided_per_char = run_class is not None or kind == "lines"
+    if decided_per_char:
+        span_start, span_end = CAUSAL, NEXT_CHAR
+    else:
+        span_start = span_end = _lookahead(kind)
+    level = 1
     parent = None
     if node.parent is not None:
         parent = ctx.axis(node.parent)
         if not parent.has_spans:
             ctx.error(node.parent.loc, f"'{parent.name}' has no spans to group within")
             return None
-        lookahead = lookahead.combine(parent.lookahead)
+        # Children are cut at the parent's spans: membership needs the
+        # parent's membership, and a child may end where its parent ends.
+        span_start = span_start.combine(parent.span_start)
+        span_end = span_end.combine(parent.span_end)
         level = parent.level + 1
-        start_causal = start_causal and parent.start_causal
-        boundary_causal = boundary_causal and parent.boundary_causal
     label = opts["label"]
     return GroupAxis(
         name=node.name,
         labels=bio_labels((label,)) if opts["encoding"] == "bio" else (label,),
-        lookahead=lookahead,
+        lookahead=span_start,
         inputs=(parent.name,) if parent else (),
         has_spans=True,
         level=level,
         segment=segment,
-        boundary_causal=boundary_causal,
-        start_causal=start_causal,
+        span_start=span_start,
+        span_end=span_end,
         segmenter=kind,
         pattern=pattern,
         run_class=run_class,

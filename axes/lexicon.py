@@ -48,9 +48,18 @@ leaves a \\w+ word, and the label at a position depends on its word and the
 character after it: the look-ahead is "to the end of the current word", so
 `lag X = LEX after words` is causal. With `encoding=after` and `whole_word`
 as well, the label sits on the character right after a complete word, once
-both are seen: the axis itself is causal. Any other pattern can make a match
-(and through the scan, every later match) depend on text arbitrarily far
-ahead: the look-ahead is unbounded.
+both are seen: the axis itself is causal. A lexicon of literal strings
+alone (`"don't" | "can't"`) in which no string occurs inside another with
+text after it is causal with `encoding=after` too: a match ending at e is
+decided by text[:e+1]. Any other pattern can make a match (and through the
+scan, every later match) depend on text arbitrarily far ahead: the
+look-ahead is unbounded.
+
+Labels and spans are separate facts. With `encoding=after` the labels are
+causal, but the spans are the matches: which characters a match holds is
+known only at its end. `position`, `index`, `depth`, `within`, chunks and
+lags read the spans' look-ahead (Axis.span_start, span_end), so a view over
+an `after` lexicon is not causal, and `check` refuses it as context.
 
 Speed. The word-confined patterns are matched once per distinct word of a
 document (results are cached on the axis, many words per regex call) and
@@ -238,13 +247,40 @@ def _needed_text(pattern, ignore_case: bool) -> tuple[str, bool] | None:
     return longest, bool(parsed.state.flags & re.IGNORECASE)
 
 
-def _lookahead(has_patterns: bool, confined: bool, whole_word: bool, encoding: str) -> Lookahead:
-    if not has_patterns or (confined and whole_word and encoding == "after"):
-        return CAUSAL
+def _literals_never_extend(literals: list[str], ignore_case: bool) -> bool:
+    """No literal occurs inside another one with text after it. Then a match
+    ending at e is taken from text[:e+1] exactly as from the whole text: the
+    only match that could pre-empt it from the left would have to contain it
+    and run past e."""
+    forms = [str.lower, str.casefold] if ignore_case else [str]
+    return not any(a in b[:-1] for form in forms for a in map(form, literals) for b in map(form, literals))
+
+
+def _span_facts(has_patterns: bool, confined: bool, whole_word: bool, literals: list[str] | None,
+                ignore_case: bool) -> tuple[Lookahead, Lookahead]:
+    """Where a match starts and which characters it holds (span_start), and
+    that it ends (span_end, from its last character): see Axis.span_start."""
+    if not has_patterns:
+        return CAUSAL, CAUSAL
+    after_match = Lookahead("chars", 1, note="a match is known at the character after it")
     if confined:
-        return Lookahead("span", segment="word",
+        word = Lookahead("span", segment="word",
                          note="a lexicon match inside a word is known once the word and the character after it are seen")
-    return Lookahead("unbounded", note="a lexicon pattern that can match outside a word lets a match depend on any later text")
+        return word, after_match if whole_word else word
+    if literals is not None and _literals_never_extend(literals, ignore_case):
+        longest = max(map(len, literals))
+        return Lookahead("chars", longest, note=f"a match of up to {longest} characters is known after its end"), after_match
+    unknown = Lookahead("unbounded", note="a lexicon pattern that can match outside a word lets a match depend on any later text")
+    return unknown, unknown
+
+
+def _label_lookahead(span_start: Lookahead, span_end: Lookahead, encoding: str) -> Lookahead:
+    """Labels painted over a match need its span_start; a label on its last
+    character needs its span_end; one on the character after it is causal
+    once the end shows there."""
+    if encoding == "after":
+        return CAUSAL if span_end.covered_by_chars(1) else span_end
+    return span_end if encoding == "end" else span_start
 
 
 @builds(LexiconDecl)
@@ -264,7 +300,7 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
     plain = tuple(dict.fromkeys(e.label.text for e in node.entries if e.label.text != NONE_LABEL))
     ids = {NONE_LABEL: 0} | {label: i + 1 for i, label in enumerate(plain)}
 
-    sources, labels, in_word, needs, ok = [], [], [], [], True
+    sources, labels, in_word, needs, literals, ok = [], [], [], [], [], True
     for entry in node.entries:
         for pattern in entry.patterns:
             if isinstance(pattern, Str):
@@ -278,6 +314,7 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
                 ok = False
                 continue
             sources.append(source)
+            literals.append(pattern.value if isinstance(pattern, Str) else None)
             labels.append(ids[entry.label.text])
             in_word.append(_stays_in_word(pattern, ignore_case))
             needs.append(_needed_text(pattern, ignore_case) if in_word[-1] else None)
@@ -325,10 +362,14 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
 
     confined = not text_side
     encoding = opts["encoding"]
+    span_start, span_end = _span_facts(bool(sources), confined, whole_word,
+                                       None if None in literals else literals, ignore_case)
     return LexiconAxis(
         name=node.name,
         labels=bio_labels(plain) if encoding == "bio" else plain,
-        lookahead=_lookahead(bool(sources), confined, whole_word, encoding),
+        lookahead=_label_lookahead(span_start, span_end, encoding),
+        span_start=span_start,
+        span_end=span_end,
         has_spans=True,
         segment="word" if confined else None,
         pattern_labels=tuple(labels),

@@ -67,8 +67,8 @@ def build_relabel(node: RelabelDecl, ctx) -> RelabelAxis | None:
         has_spans=source.has_spans,
         level=source.level,
         segment=source.segment,
-        boundary_causal=source.boundary_causal,
-        start_causal=source.start_causal,
+        span_start=source.span_start,
+        span_end=source.span_end,
         source=source.name,
         table=table,
     )

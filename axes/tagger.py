@@ -23,7 +23,16 @@ The plug-in interface (see examples/plugin_tagger for a runnable package):
   axis's vocabulary, fixed before any text is read.
 - Optionally `causal` (default False): declare True only if the label at
   position t depends on text[:t+1] alone. An axis fed as `context` must be
-  causal; `multigrid check --verify` tests the claim on real text.
+  causal; `multigrid compile` tests the claim on the corpus it compiles
+  (and `multigrid check --verify` on a sample text).
+- Optionally `causal_spans` (default: the value of `causal`): declare True
+  only if the spans are decided as the text is read: which spans hold the
+  character at t, and where they started, depend on text[:t+1] alone, and a
+  span ending at e is known from text[:e+1]. Views (`position`, `index`,
+  `depth`), `within`, lags after the axis and chunks read these facts, not
+  the labels; a plug-in whose labels are causal but whose spans are not
+  (say, a label on the character after each span) sets this to False.
+  `multigrid compile` checks the spans too.
 - `tag(text: str)` returns an iterable of (start, end, label): character
   offsets into `text` (end exclusive), labels from `labels`, spans not
   overlapping each other. It is called once per document, on the text as
@@ -52,7 +61,7 @@ from grid_dsl import nodes
 from grid_dsl.diagnostics import Diagnostic, SpecError, did_you_mean
 from grid_dsl.nodes import Loc, TaggerDecl
 
-from .base import CAUSAL, NONE_LABEL, Axis, Lookahead, Spans, Stream, builds, paint
+from .base import CAUSAL, NONE_LABEL, SPAN_FACTS_CAUSAL, Axis, Lookahead, Spans, Stream, builds, paint
 
 ENTRY_POINT_GROUP = "multigrid.taggers"
 
@@ -212,6 +221,8 @@ def _interface_problem(plugin) -> str:
         return f"has repeated labels or the reserved label {NONE_LABEL!r}: {labels!r}"
     if not isinstance(getattr(plugin, "causal", False), bool):
         return "has a `causal` that is not True or False"
+    if not isinstance(getattr(plugin, "causal_spans", False), bool):
+        return "has a `causal_spans` that is not True or False"
     if not callable(getattr(plugin, "tag", None)):
         return "has no tag(text) method"
     return ""
@@ -228,11 +239,14 @@ def build_tagger(node: TaggerDecl, ctx) -> TaggerAxis | None:
         ctx.error(where, f"tagger plug-in {node.plugin!r} {problem}", "see the plug-in interface in axes/tagger.py")
         return None
     causal = getattr(plugin, "causal", False)
+    spans_causal = getattr(plugin, "causal_spans", causal)
+    unknown = Lookahead("unbounded", note=f"plug-in '{node.plugin}' declares no look-ahead bound")
     return TaggerAxis(
         name=node.name,
         labels=tuple(plugin.labels),
-        lookahead=CAUSAL if causal else Lookahead("unbounded", note=f"plug-in '{node.plugin}' declares no look-ahead bound"),
+        lookahead=CAUSAL if causal else unknown,
         has_spans=True,
+        **(SPAN_FACTS_CAUSAL if spans_causal else {"span_start": unknown, "span_end": unknown}),
         plugin_name=node.plugin,
         plugin=plugin,
         loc=where,

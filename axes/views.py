@@ -15,7 +15,7 @@ import numpy as np
 
 from grid_dsl.nodes import ViewDecl
 
-from .base import CAUSAL, Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
+from .base import Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
 
 DEFAULT_MAX = {"position": 32, "index": 32, "depth": 8}
 
@@ -73,9 +73,11 @@ def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
     return ViewAxis(
         name=node.name,
         labels=cap_labels(opts["max"]),
-        # Offsets and counts only need where spans start, so they are causal
-        # exactly when the grouping's starts and membership are.
-        lookahead=CAUSAL if group.start_causal else group.lookahead,
+        # Offsets, indexes and depths need which spans hold a character and
+        # where they started: the grouping's span_start, never its label
+        # stream's look-ahead (an `encoding=after` lexicon's labels are causal,
+        # its spans are not).
+        lookahead=group.span_start,
         inputs=(group.name,),
         view=node.view,
         group=group.name,

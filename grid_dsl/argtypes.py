@@ -35,6 +35,14 @@ def fraction(value: str) -> float:
     return number
 
 
+def share(value: str) -> float:
+    """A positive share (may exceed 1): a budget relative to a size."""
+    number = _number(value, "a number")
+    if not 0 < number <= 100:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 100, got {value}")
+    return number
+
+
 def seconds(value: str) -> float:
     number = _number(value, "a number of seconds")
     if not number > 0:

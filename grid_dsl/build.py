@@ -69,6 +69,7 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
+from . import prefix_check
 from .compiler import compile_text
 from .corpora import Corpus
 from .dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, MANIFEST, SPLITS, dumps_manifest, library_version,
@@ -81,6 +82,7 @@ CODES_FILE = "main.codes"  # uint32 code points before the main-vocabulary pass
 TASK_CHARS = (1 << 14, 1 << 20)  # bounds of the characters per chunk of documents
 IN_FLIGHT = 2  # chunks in flight per worker
 COPY_ITEMS = 1 << 22  # array elements per step of the streaming passes
+OPENINGS = 8  # documents whose openings continue the prefix check's cuts
 WARM_UP_TEXT = "Once upon a time, a king said: \"Go!\" The end.\n\nMore."
 
 
@@ -140,7 +142,14 @@ class Summary:
             lines.append(f"  {split:5s}  {s['documents']:>9,} documents  {s['tokens']:>13,} {unit}")
         lines.append(f"  main   {len(m['main']['vocab'])} {unit} in the vocabulary, {m['main']['dtype']}")
         axes = ", ".join(f"{a['name']} ({a['mode'] or 'stored'}, {a['dtype']})" for a in m["axes"])
-        lines.append(f"  axes   {axes or 'none'}" + ("  [leaky: an axis is fed as oracle]" if m.get("leaky") else ""))
+        lines.append(f"  axes   {axes or 'none'}")
+        check = m.get("prefix_check")
+        if check:
+            failed = [name for name, r in check["axes"].items() if r["mismatches"]]
+            lines.append(f"  causal prefix check: {check['cuts']:,} cuts in {check['documents']:,} documents, "
+                         + (f"FAILED for {', '.join(failed)} (allowed by --allow-leaks)" if failed else "every context axis agrees"))
+        if m.get("leaky"):
+            lines.append(f"  LEAKY: {m.get('leaky_reason') or 'an axis is fed as oracle'}")
         lines.append(f"  time   {self.seconds:.1f} s, {self.megabytes:.2f} MB, {rate:.2f} MB/s")
         return lines
 
@@ -171,26 +180,50 @@ def contiguous_cut(tokens: int, val_fraction: float) -> int:
 _WORKER: dict = {}
 
 
-def _init_worker(plan: Plan, axes: list[tuple[str, str]]) -> None:
+@attrs.frozen
+class PrefixPlan:
+    """The compile-time prefix check of a corpus (grid_dsl.prefix_check):
+    the plan of the checked axes, what to compare, the cuts per document and
+    the texts that continue a cut."""
+
+    plan: Plan
+    targets: prefix_check.Targets
+    cuts: dict
+    openings: tuple[str, ...]
+
+    def run(self, index: int, text: str, layers, whole) -> tuple[list, int]:
+        cuts = self.cuts.get(index)
+        if not cuts:
+            return [], 0
+        continuation = self.openings[(index + 1) % len(self.openings)] if self.openings else ""
+        found = prefix_check.check_document(self.plan, text, cuts, continuation, self.targets, layers,
+                                            name=str(index), whole=whole)
+        return found, len(cuts)
+
+
+def _init_worker(plan: Plan, axes: list[tuple[str, str]], check: PrefixPlan | None) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and
     # cleans up; a worker stopping on its own would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(plan=plan, axes=axes)
+    _WORKER.update(plan=plan, axes=axes, check=check)
 
 
 def _compile_in_worker(docs):
-    return compile_chunk(_WORKER["plan"], _WORKER["axes"], docs)
+    return compile_chunk(_WORKER["plan"], _WORKER["axes"], docs, _WORKER["check"])
 
 
-def compile_chunk(plan: Plan, axes: list[tuple[str, str]], docs: list[tuple]) -> tuple[list[tuple], np.ndarray]:
+def compile_chunk(plan: Plan, axes: list[tuple[str, str]], docs: list[tuple],
+                  check: PrefixPlan | None = None) -> tuple[list[tuple], np.ndarray]:
     """Compile documents [(index, text, annotations)] to [(index, main,
-    [axis ids in `axes` order and dtypes], characters, UTF-8 bytes)], with the
-    distinct main values of the chunk."""
+    [axis ids in `axes` order and dtypes], characters, UTF-8 bytes,
+    prefix-check mismatches, cuts checked)], with the distinct main values
+    of the chunk."""
     out = []
     for index, text, layers in docs:
         grid = compile_text(plan, text, layers, name=str(index))
         streams = [grid.ids(name).astype(dtype, copy=False) for name, dtype in axes]
-        out.append((index, grid.main, streams, len(text), len(text.encode("utf-8", "surrogatepass"))))
+        found, cuts = check.run(index, text, layers, grid) if check else ([], 0)
+        out.append((index, grid.main, streams, len(text), len(text.encode("utf-8", "surrogatepass")), found, cuts))
     distinct = np.unique(np.concatenate([r[1] for r in out])) if out else np.zeros(0, np.uint32)
     return out, distinct
 
@@ -214,17 +247,17 @@ def _chunks(corpus: Corpus, lo: int, hi: int, task_chars: int, seen: list) -> It
         yield batch
 
 
-def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int) -> Iterator[tuple]:
+def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, check: PrefixPlan | None) -> Iterator[tuple]:
     """Compile the chunks in order, in this process or in a pool of workers
     with a bounded number of chunks in flight."""
     if workers == 1:
         for chunk in chunks:
-            yield compile_chunk(plan, axes, chunk)
+            yield compile_chunk(plan, axes, chunk, check)
         return
     # Load what axes load lazily (NLTK models, plug-in taggers) once, before
     # forking: the workers share it instead of each loading its own copy.
     compile_text(plan, WARM_UP_TEXT)
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(plan, axes)) as pool:
+    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(plan, axes, check)) as pool:
         pending = collections.deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_compile_in_worker, (chunk,)))
@@ -286,18 +319,67 @@ def rewrite_stream(source: Path, source_dtype: str, target, dtype: str, fn=None)
 # --------------------------------------------------------------- compiling
 
 
-def survey(corpus: Corpus) -> np.ndarray:
-    """The length in characters of every document (one pass over the corpus)."""
-    lengths = np.fromiter((len(doc.text) for doc in corpus.documents()), dtype=np.int64)
+def survey(corpus: Corpus) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The length in characters of every document, and the openings of the
+    first few (the prefix check's continuations), in one pass."""
+    openings: list[str] = []
+
+    def length(doc) -> int:
+        if len(openings) < OPENINGS:
+            openings.append(doc.text[: prefix_check.CONTINUATION_CHARS])
+        return len(doc.text)
+
+    lengths = np.fromiter((length(doc) for doc in corpus.documents()), dtype=np.int64)
     if not len(lengths):
         raise UserError(f"corpus {corpus.name} has no documents")
-    return lengths
+    return lengths, tuple(openings)
+
+
+def plan_prefix_check(plan: Plan, lengths: np.ndarray, openings: tuple[str, ...], lo: int, hi: int,
+                      budget: float, seed: int) -> PrefixPlan | None:
+    """What the prefix check compiles for documents lo..hi-1 (None when no
+    axis fed as context claims anything checkable). The cuts are chosen over
+    the whole corpus, so shards check between them what compiling it whole
+    checks."""
+    targets = prefix_check.check_targets(plan)
+    if not targets:
+        return None
+    cuts = prefix_check.choose_cuts(lengths, prefix_check.budget_chars(int(lengths.sum()), budget), seed)
+    return PrefixPlan(plan.restricted_to(targets.axes), targets, {i: c for i, c in cuts.items() if lo <= i < hi}, openings)
+
+
+def prefix_report(check: PrefixPlan, found: list, cuts: int, allow_leaks: bool) -> dict:
+    """The manifest's record of the prefix check; UserError (nothing written)
+    when an axis failed it and leaks were not allowed."""
+    failed = {}
+    for mismatch in found:
+        failed.setdefault(mismatch.axis, mismatch)
+    fed = {name: [failed[n] for n in names if n in failed] for name, names in check.targets.fed.items()}
+    if failed and not allow_leaks:
+        shown = "\n".join("  " + m.describe() for m in list(failed.values())[:6])
+        leaking = ", ".join(name for name, bad in fed.items() if bad)
+        raise UserError(
+            f"prefix check failed: {len(failed)} axis(es) declared causal change when the text after a position "
+            f"changes, so the context axes {leaking} would reveal upcoming characters ({cuts} cuts checked):\n"
+            f"{shown}\nnothing was written. Feed these axes as predict (or a causal lag of them), fix the spec or "
+            "plug-in that claims causality, or compile with --allow-leaks: the dataset, and every run reading "
+            "these axes, is then labelled LEAKY")
+    return {
+        "cuts": cuts,
+        "documents": len(check.cuts),
+        "allow_leaks": allow_leaks,
+        "axes": {name: {"cuts": cuts, "mismatches": len(bad), "example": bad[0].describe() if bad else None}
+                 for name, bad in fed.items()},
+    }
 
 
 def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction: float = 0.1, seed: int = 0,
-                   workers: int = 1, shard: Shard | None = None, progress: bool = False) -> Summary:
+                   workers: int = 1, shard: Shard | None = None, progress: bool = False,
+                   check_budget: float = prefix_check.DEFAULT_BUDGET, allow_leaks: bool = False) -> Summary:
     """Compile `corpus` with `plan` into the dataset directory `out` (see the
-    module docstring); returns what was done."""
+    module docstring); returns what was done. The prefix check compiles
+    about `check_budget` times the corpus's characters more; with
+    `allow_leaks` its failures mark the dataset leaky instead of stopping."""
     out = Path(out)
     if workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
@@ -306,15 +388,17 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
     fingerprint = corpus.fingerprint()
     existing = check_target(out)
     shard_key = attrs.asdict(shard) if shard else None
-    if existing and _same_compile(existing, plan, fingerprint, val_fraction, seed, shard_key):
+    if existing and _same_compile(existing, plan, fingerprint, val_fraction, seed, shard_key, allow_leaks):
         return Summary(out, existing, up_to_date=True)
 
-    lengths = survey(corpus)
+    lengths, openings = survey(corpus)
     split, is_val = choose_split(len(lengths), val_fraction, seed)
     lo, hi = shard.bounds(len(lengths)) if shard else (0, len(lengths))
     unit = plan.main.unit
     task_chars = int(np.clip(lengths[lo:hi].sum() // (workers * 16), *TASK_CHARS)) if workers > 1 else TASK_CHARS[1]
     seen, megabytes = [0], 0.0
+    check = plan_prefix_check(plan, lengths, openings, lo, hi, check_budget, seed)
+    found, cuts = [], 0
     distinct = np.zeros(0, dtype=np.uint32)
     with staged(out) as tmp, contextlib.ExitStack() as open_files:
         writers = {}
@@ -324,14 +408,17 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
         with tqdm(total=int(lengths[lo:hi].sum()), unit="char", unit_scale=True, desc=f"compiling {corpus.name}",
                   disable=None if progress else True, leave=False) as bar:
             chunks = _chunks(corpus, lo, hi, task_chars, seen)
-            compiled = _compiled(chunks, plan, [(a["name"], a["dtype"]) for a in axes], workers)
+            compiled = _compiled(chunks, plan, [(a["name"], a["dtype"]) for a in axes], workers, check)
             with contextlib.closing(compiled):  # stops the pool on errors
                 for results, chunk_distinct in compiled:
                     distinct = np.union1d(distinct, chunk_distinct)
-                    for index, main, streams, chars, nbytes in results:
+                    for index, main, streams, chars, nbytes, doc_found, doc_cuts in results:
                         _append(writers, split, is_val, index, main, streams)
                         megabytes += nbytes / 1e6
+                        found += doc_found
+                        cuts += doc_cuts
                         bar.update(chars)
+        checked = prefix_report(check, found, cuts, allow_leaks) if check else None
         vocab = [chr(c) for c in distinct.tolist()] if unit == "chars" else list(range(256))
         main = main_entry(unit, vocab)
         for writer in writers.values():
@@ -339,7 +426,8 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
         _check_unchanged(corpus, fingerprint, seen[0], hi)
         splits = {name: {"tokens": w.tokens, "documents": w.documents} for name, w in writers.items()}
         corpus_entry = {"name": corpus.name, "fingerprint": fingerprint, "documents": len(lengths)}
-        manifest = make_manifest(plan, corpus_entry, split, main, splits, shard.entry(len(lengths)) if shard else None)
+        manifest = make_manifest(plan, corpus_entry, split, main, splits, shard.entry(len(lengths)) if shard else None,
+                                 prefix_check=checked)
         (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
     return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=megabytes,
                    replaced=existing is not None)
@@ -357,9 +445,10 @@ def _append(writers: dict, split: dict, is_val: np.ndarray, index: int, main: np
 
 
 def _same_compile(manifest: dict, plan: Plan, fingerprint: str, val_fraction: float, seed: int,
-                  shard: dict | None) -> bool:
+                  shard: dict | None, allow_leaks: bool) -> bool:
     shard_there = manifest.get("shard")
     return (manifest["spec"].get("hash") == plan.spec_hash
+            and bool((manifest.get("prefix_check") or {}).get("allow_leaks")) == allow_leaks
             and manifest["corpus"].get("fingerprint") == fingerprint
             and manifest["split"].get("val_fraction") == val_fraction
             and manifest["split"].get("seed") == seed

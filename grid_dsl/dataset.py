@@ -33,9 +33,16 @@ spec and corpus give byte-identical files):
     axes      the stored axes, the spec's fed axes in feed order (every axis,
               with mode null, when the spec feeds none): {"name", "kind",
               "vocab" ("_" first), "dtype", "causal", "lookahead", "mode",
-              "weight", "dim", "forced"}
+              "weight", "dim", "forced", "prefix_check"}; prefix_check is
+              null, or for a context axis {"cuts", "mismatches" (facts of it
+              or of an axis it reads that changed at a cut), "example"}
     splits    {"train": {"tokens", "documents"}, "val": {...}}
-    leaky     true when an axis is fed as oracle (no LM score from it)
+    leaky     true when an axis is fed as oracle, or failed the prefix check
+              (compiled with --allow-leaks): no LM score from it
+    leaky_reason  why, in words (null when not leaky)
+    prefix_check  null when no context axis claims anything to check, else
+              {"cuts", "documents", "allow_leaks", "axes": {context axis: its
+              entry}} (grid_dsl.prefix_check)
     library   {"multigrid": version that compiled it}
     shard     only in a shard (`multigrid compile --shard I/N`): {"index",
               "count", "documents": [first, end)}; `multigrid merge` drops it
@@ -79,9 +86,11 @@ def library_version() -> str:
 # ---------------------------------------------------------------- manifest
 
 
-def stored_axes(plan: Plan) -> list[dict]:
+def stored_axes(plan: Plan, prefix_check: dict | None = None) -> list[dict]:
     """Manifest entries of the axes a dataset stores: the fed axes in feed
-    order, or every axis (mode null) when the spec feeds none."""
+    order, or every axis (mode null) when the spec feeds none. A context
+    axis's entry records its prefix check (cuts, mismatches, an example)."""
+    checked = (prefix_check or {}).get("axes", {})
     if plan.feeds:
         chosen = [(plan.axis(f.axis), f) for f in plan.feeds]
     else:
@@ -102,6 +111,7 @@ def stored_axes(plan: Plan) -> list[dict]:
             "weight": float(feed.weight) if feed else 1.0,
             "dim": feed.dim if feed else None,
             "forced": bool(feed.forced) if feed else False,
+            "prefix_check": checked.get(axis.name),
         })
     return entries
 
@@ -110,22 +120,33 @@ def main_entry(unit: str, vocab: list) -> dict:
     return {"unit": unit, "vocab": list(vocab), "dtype": dtype_for(len(vocab))}
 
 
-def make_manifest(plan: Plan, corpus: dict, split: dict, main: dict, splits: dict, shard: dict | None = None) -> dict:
+def make_manifest(plan: Plan, corpus: dict, split: dict, main: dict, splits: dict, shard: dict | None = None,
+                  prefix_check: dict | None = None) -> dict:
     """The manifest, keys in the one order every writer uses."""
+    failed = [name for name, result in (prefix_check or {}).get("axes", {}).items() if result["mismatches"]]
     manifest = {
         "format": FORMAT,
         "spec": {"hash": plan.spec_hash, "sources": dict(plan.sources)},
         "corpus": corpus,
         "split": split,
         "main": main,
-        "axes": stored_axes(plan),
+        "axes": stored_axes(plan, prefix_check),
         "splits": {name: splits[name] for name in SPLITS},
-        "leaky": bool(plan.leaky),
+        "leaky": bool(plan.leaky or failed),
+        "leaky_reason": leaky_reason(plan, failed),
+        "prefix_check": prefix_check,
         "library": {"multigrid": library_version()},
     }
     if shard is not None:
         manifest["shard"] = shard
     return manifest
+
+
+def leaky_reason(plan: Plan, failed_prefix_check: list[str]) -> str | None:
+    """Why no number from this dataset's context axes is a language-model score."""
+    reasons = [f"{f.axis} is fed as oracle" + (" (forced context)" if f.forced else "") for f in plan.feeds if f.leaky]
+    reasons += [f"{name} failed the prefix check (compiled with --allow-leaks)" for name in failed_prefix_check]
+    return "; ".join(reasons) or None
 
 
 def dumps_manifest(manifest: dict) -> str:

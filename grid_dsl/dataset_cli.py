@@ -2,6 +2,7 @@
 
     multigrid compile SPEC CORPUS --out DIR [--val-fraction F] [--seed S]
                       [--workers N] [--shard I/N] [--encoding E] [--errors H]
+                      [--check-budget B] [--allow-leaks]
     multigrid merge SHARD_DIR... --out DIR
 
 CORPUS is anything `grid_dsl.corpora.open_corpus` opens: a .txt file, a
@@ -10,6 +11,14 @@ folder of .txt files, a built-in name (grimm, andersen, tinyshakespeare) or
 (split, workers, shards, streaming, atomic replacement, incremental
 recompilation) are described in `grid_dsl.dataset`, `grid_dsl.build` and
 `grid_dsl.merge`. A progress bar goes to stderr (on a terminal); a summary to stdout.
+
+Compiling also prefix-checks every axis a `context` feed reads on the
+corpus's own documents (grid_dsl.prefix_check): an axis declared causal
+whose labels or spans change when the text after a position changes stops
+the compile with exit 2 and a located report. `--check-budget B` sets the
+characters the check compiles, as a share of the corpus (0.25; more cuts
+for a larger B); `--allow-leaks` compiles anyway and labels the dataset, and
+every run that reads a failing axis, LEAKY.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ def run_compile(args) -> int:
     shard = Shard.parse(args.shard) if args.shard else None
     corpus = open_corpus(args.corpus, encoding=args.encoding, errors=args.errors)
     summary = compile_corpus(plan, corpus, args.out, val_fraction=args.val_fraction, seed=args.seed,
-                             workers=args.workers, shard=shard, progress=True)
+                             workers=args.workers, shard=shard, progress=True, check_budget=args.check_budget,
+                             allow_leaks=args.allow_leaks)
     for line in summary.lines():
         print(line)
     sys.stdout.flush()
@@ -58,6 +68,11 @@ def add_commands(subparsers) -> None:
     compile_cmd.add_argument("--workers", type=argtypes.positive, default=1, metavar="N", help="compiling processes (1)")
     compile_cmd.add_argument("--shard", metavar="I/N",
                              help="compile only the I-th (from 0) of N document ranges; join with `multigrid merge`")
+    compile_cmd.add_argument("--check-budget", type=argtypes.share, default=0.25, metavar="B",
+                             help="characters the prefix check compiles, as a share of the corpus (0.25)")
+    compile_cmd.add_argument("--allow-leaks", action="store_true",
+                             help="compile even if a context axis fails the prefix check; the dataset and runs "
+                                  "reading that axis are labelled LEAKY")
     compile_cmd.add_argument("--encoding", default="utf-8", metavar="E", help="text encoding of the corpus (utf-8)")
     compile_cmd.add_argument("--errors", default="strict", choices=("strict", "replace", "ignore", "surrogateescape"),
                              help="what to do with bytes that do not decode (strict: stop with an error)")

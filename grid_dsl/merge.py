@@ -78,8 +78,31 @@ def merge_shards(shard_dirs: Sequence[str | Path], out: str | Path, progress: bo
             splits[split] = {"tokens": tokens, "documents": documents}
         manifest = {k: v for k, v in first.manifest.items() if k != "shard"}
         manifest["main"], manifest["splits"] = main, splits
+        _merge_prefix_checks(manifest, [ds.manifest for ds in shards])
         (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
     return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=total / 1e6)
+
+
+def _merge_prefix_checks(manifest: dict, shards: list[dict]) -> None:
+    """The whole corpus's prefix check: the shards' cuts added up, an axis
+    failing when it failed in any shard."""
+    checks = [m.get("prefix_check") for m in shards]
+    if not any(checks):
+        return
+    merged = {"cuts": sum(c["cuts"] for c in checks if c), "documents": sum(c["documents"] for c in checks if c),
+              "allow_leaks": any(c["allow_leaks"] for c in checks if c), "axes": {}}
+    for check in filter(None, checks):
+        for name, result in check["axes"].items():
+            total = merged["axes"].setdefault(name, {"cuts": 0, "mismatches": 0, "example": None})
+            total["cuts"] += result["cuts"]
+            total["mismatches"] += result["mismatches"]
+            total["example"] = total["example"] or result["example"]
+    manifest["prefix_check"] = merged
+    for axis in manifest["axes"]:
+        axis["prefix_check"] = merged["axes"].get(axis["name"])
+    manifest["leaky"] = any(m["leaky"] for m in shards)
+    manifest["leaky_reason"] = "; ".join(dict.fromkeys(
+        part for m in shards if m.get("leaky_reason") for part in m["leaky_reason"].split("; "))) or None
 
 
 def _shard_of(ds: Dataset) -> dict:
@@ -98,6 +121,8 @@ def _check_shards(shards: list[Dataset]) -> None:
             ours, theirs = ds.manifest.get(key), first.get(key)
             if key == "spec":  # the same spec may have been read from another path
                 ours, theirs = ours["hash"], theirs["hash"]
+            if key == "axes":  # each shard checked its own documents' prefixes
+                ours, theirs = ([{k: v for k, v in a.items() if k != "prefix_check"} for a in x] for x in (ours, theirs))
             if ours != theirs:
                 raise UserError(f"{ds.path} and {shards[0].path} are shards of different compiles "
                                 f"(their {what} differ); merge shards of one compile")

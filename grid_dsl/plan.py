@@ -55,6 +55,23 @@ class Plan:
                 return axis
         raise KeyError(name)
 
+    def needs(self, names) -> tuple[str, ...]:
+        """`names` and every axis they read, directly or not, in plan order."""
+        needed, todo = set(names), list(names)
+        while todo:
+            for dep in self.axis(todo.pop()).inputs:
+                if dep not in needed:
+                    needed.add(dep)
+                    todo.append(dep)
+        return tuple(a.name for a in self.axes if a.name in needed)
+
+    def restricted_to(self, names) -> "Plan":
+        """The plan that computes only `names` and what they read (to compile
+        a few axes of a text cheaply)."""
+        keep = set(self.needs(names))
+        return attrs.evolve(self, axes=tuple(a for a in self.axes if a.name in keep),
+                            feeds=tuple(f for f in self.feeds if f.axis in keep))
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.axes)

@@ -45,18 +45,11 @@ def context_labels(plan, data: dict, names: list[str]):
     """generate()'s context_fn: the ids of the axes `names` on the main ids
     generated so far, from compiling the spec (only those axes and what they
     read) on the decoded text; labels mapped to the model's ids by name."""
-    import attrs
     import numpy as np
 
     from grid_dsl.compiler import compile_text
 
-    needed, todo = set(names), list(names)
-    while todo:
-        for dep in plan.axis(todo.pop()).inputs:
-            if dep not in needed:
-                needed.add(dep)
-                todo.append(dep)
-    sub = attrs.evolve(plan, axes=tuple(a for a in plan.axes if a.name in needed))
+    sub = plan.restricted_to(names)
     vocabs = {a["name"]: a["vocab"] for a in data["axes"]}
     to_model = {}
     for name in names:  # spec id -> model id; 0 for a label the model never saw

@@ -68,3 +68,12 @@ def run(capsys, *argv):
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, out, err
+
+
+def fake_distribution(folder: Path, name: str, entry_points: str) -> None:
+    """What pip writes for an installed package, as far as entry points go
+    (a *.dist-info folder on sys.path is all importlib.metadata looks at)."""
+    info = folder / f"{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)

@@ -70,7 +70,8 @@ def split_texts(ds, texts):
 def test_layout_and_manifest(tmp_path):
     plan, ds = compile_to(tmp_path / "ds", val_fraction=0.34, seed=3)
     m = ds.manifest
-    assert list(m) == ["format", "spec", "corpus", "split", "main", "axes", "splits", "leaky", "library"]
+    assert list(m) == ["format", "spec", "corpus", "split", "main", "axes", "splits", "leaky", "leaky_reason",
+                       "prefix_check", "library"]
     assert m["format"] == FORMAT
     assert m["spec"] == {"hash": plan.spec_hash, "sources": {"test.axes": SPEC}}
     assert m["corpus"] == {"name": "tiny", "fingerprint": ListCorpus(TEXTS).fingerprint(), "documents": 6}
@@ -79,8 +80,9 @@ def test_layout_and_manifest(tmp_path):
     assert [a["name"] for a in ds.axes] == ["royal_prev", "royal", "sents"]
     assert ds.axes[1] == {"name": "royal", "kind": "lexicon", "vocab": ["_", "ROYAL", "ANIMAL"], "dtype": "uint8",
                           "causal": False, "lookahead": str(plan.axis("royal").lookahead), "mode": "predict",
-                          "weight": 1.0, "dim": None, "forced": False}
+                          "weight": 1.0, "dim": None, "forced": False, "prefix_check": None}
     assert ds.axes[0]["causal"] is True and ds.axes[0]["mode"] == "context"
+    assert ds.axes[0]["prefix_check"]["mismatches"] == 0 and ds.axes[0]["prefix_check"]["cuts"] > 0
     assert ds.axes[2]["weight"] == 0.5 and m["leaky"] is False
     assert m["splits"] == {"train": {"tokens": sum(map(len, split_texts(ds, TEXTS)["train"])), "documents": 4},
                            "val": {"tokens": sum(map(len, split_texts(ds, TEXTS)["val"])), "documents": 2}}

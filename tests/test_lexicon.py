@@ -158,13 +158,19 @@ def test_declared_lookahead():
 
     causal = axis(FAIRY, "whole_word, encoding=after")
     assert causal.causal and causal.per_word and causal.segment == "word"
-    for options in ("encoding=after", "whole_word", "whole_word, encoding=end", "whole_word, encoding=bio"):
+    for options in ("encoding=after", "whole_word", "whole_word, encoding=bio"):
         word = axis(FAIRY, options)
         assert (word.lookahead.kind, word.lookahead.segment) == ("span", "word"), options
-    for entries in ('"a b" -> X', "/\\S+/ -> X", "/^a/m -> X", "/(?<=a)b/ -> X", "/a$/ -> X"):
+    # a whole-word match's last character is labelled once the next one is seen
+    end = axis(FAIRY, "whole_word, encoding=end").lookahead
+    assert (end.kind, end.n) == ("chars", 1)
+    for entries in ('"a b" -> X  "a" -> Y', "/\\S+/ -> X", "/^a/m -> X", "/(?<=a)b/ -> X", "/a$/ -> X"):
         unbounded = axis(entries, "whole_word, encoding=after")
         assert unbounded.lookahead.kind == "unbounded" and not unbounded.per_word, entries
-    assert not causal.boundary_causal and not causal.start_causal
+    # literals that never run on past one another: causal with encoding=after
+    assert axis('"a b" -> X', "whole_word, encoding=after").causal
+    # the labels are causal; the spans are the matched words: known at their end
+    assert causal.boundary_causal and not causal.start_causal
     empty = loads_spec("lexicon lex {}")
     assert empty.axis("lex").causal and compile_text(empty, "a b").ids("lex").tolist() == [0, 0, 0]
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from axes.tagger import CharClassTagger, installed_plugins
+from conftest import fake_distribution
 from grid_dsl import SpecError, compile_text, loads_spec
 from grid_dsl.causality import prefix_violations
 
@@ -86,14 +87,6 @@ no_labels = mg_test_plugins:NoLabels
 odd_causal = mg_test_plugins:OddCausal
 broken = mg_test_plugins:DoesNotExist
 """
-
-
-def fake_distribution(folder: Path, name: str, entry_points: str) -> None:
-    """What pip writes for an installed package, as far as entry points go."""
-    info = folder / f"{name.replace('-', '_')}-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(entry_points)
 
 
 @pytest.fixture(scope="module", autouse=True)
