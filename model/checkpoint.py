@@ -17,8 +17,8 @@ object, so loading one cannot run code):
                 "spec_sources" ({file: text} of the spec and its includes,
                 root first: what `multigrid sample` compiles generated text
                 with), "corpus", "unit", "main_vocab", "axes": [{"name",
-                "kind", "vocab", "mode", "weight", "dim", "causal"}] (the
-                model's axes, in model order), "leaky"}
+                "kind", "vocab", "mode", "weight", "dim", "causal",
+                "prefix_failed"}] (the model's axes, in model order), "leaky"}
     frozen      names of the parameters that do not train (`multigrid expand
                 --freeze`); a resumed run keeps them frozen
     rng         {"torch", "cuda", "batches"}: generator states, so a resumed
@@ -108,18 +108,27 @@ def first_line(err: BaseException) -> str:
 # ------------------------------------------------------------- data checks
 
 
-def reads_leaky(axes: list[dict]) -> bool:
+def reads_leaky(axes: list[dict], referee=None) -> bool:
     """Whether a model reading these manifest axes is leaky: one is oracle,
-    or non-causal and forced into context. The dataset's other axes don't
-    count: a baseline on an oracle spec's data reads none of them."""
-    return any(a["mode"] == "oracle" or (a["mode"] == "context" and not a["causal"]) for a in axes)
+    non-causal and forced into context, or a context axis that failed the
+    compile-time prefix check (compiled with --allow-leaks); or the referee
+    (grid_dsl.referee) found a context label the prefix does not give. The
+    dataset's other axes don't count: a baseline on an oracle spec's data
+    reads none of them."""
+    return any(a["mode"] == "oracle" or (a["mode"] == "context" and (not a["causal"] or a.get("prefix_failed")))
+               for a in axes) or (referee is not None and not referee.ok)
+
+
+def prefix_failed(entry: dict) -> bool:
+    """A manifest axis entry's compile-time prefix check found a mismatch."""
+    return bool((entry.get("prefix_check") or {}).get("mismatches"))
 
 
 def data_entry(ds, axis_names: list[str]) -> dict:
     """What the ids of a model trained on `ds` with `axis_names` mean."""
     by_name = {a["name"]: a for a in ds.axes}
-    axes = [{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")}
-            for n in axis_names]
+    axes = [{**{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")},
+             "prefix_failed": prefix_failed(by_name[n])} for n in axis_names]
     return {
         "path": str(ds.path),
         "spec_hash": ds.manifest["spec"]["hash"],

@@ -50,6 +50,8 @@ def add_commands(commands) -> None:
     eval_cmd.add_argument("--best", action="store_true", help="score RUN/best.pt instead of RUN/ckpt.pt")
     eval_cmd.add_argument("--batch-size", type=argtypes.positive, default=32, metavar="N", help="windows per batch (32)")
     eval_cmd.add_argument("--device", type=_device, default="auto", metavar="D", help="auto, cpu, cuda, cuda:N or mps (auto)")
+    eval_cmd.add_argument("--prefix-check", type=argtypes.seed, default=2000, metavar="N",
+                          help="positions whose context labels are checked against their prefix (2000; 0 = none)")
     eval_cmd.add_argument("--json", action="store_true", help="print the scores as JSON")
     eval_cmd.set_defaults(run=run_eval)
 
@@ -108,6 +110,7 @@ def run_eval(args) -> int:
     from .evaluate import LEAKY_LABEL, whole_split
     from .model import GridTransformer
     from .config import resolve_device
+    from .context import referee_context
 
     state = checkpoint.load(args.run_dir, best=args.best)
     file = checkpoint.resolve(args.run_dir, args.best)
@@ -118,7 +121,12 @@ def run_eval(args) -> int:
     with torch.no_grad():
         scores = whole_split(model, ds, args.split, columns, batch_size=args.batch_size, progress=True)
     axes = state["data"]["axes"]
-    leaky = checkpoint.reads_leaky(axes)
+    # The dataset scored on (perhaps not the one trained on): its own check
+    # and its labels against the prefix's.
+    stored = {a["name"]: a for a in ds.axes}
+    axes = [{**a, "prefix_failed": checkpoint.prefix_failed(stored[a["name"]])} for a in axes]
+    referee = referee_context(ds, axes, args.prefix_check, args.split)
+    leaky = checkpoint.reads_leaky(axes, referee)
     result = {
         "checkpoint": str(file),
         "step": state["step"],
@@ -134,6 +142,7 @@ def run_eval(args) -> int:
         "axes": [{"name": a["name"], "mode": a["mode"], "weight": a["weight"],
                   "bits": scores.bits.get(a["name"])} for a in axes],
         "parameters": model.num_params(),
+        "prefix_checked": referee.to_dict() if referee else None,
     }
     if args.json:
         print(json.dumps(result, indent=1, ensure_ascii=False))
@@ -151,4 +160,8 @@ def eval_table(r: dict) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines += ["", f"bpc_main   {r['bpc_main']:.4f}{label}", f"bpc_joint  {r['bpc_joint']:.4f}{label}"]
+    check = r.get("prefix_checked")
+    if check:
+        lines.append(f"prefix check: {check['positions']:,} positions, {check['mismatches']:,} mismatches"
+                     + (f" ({check['example']})" if check["example"] else ""))
     return lines

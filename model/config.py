@@ -75,6 +75,7 @@ class TrainConfig:
     log_interval: int = 10  # steps between progress/TensorBoard updates
     sample_interval: int = 500  # steps between samples in TensorBoard's TEXT tab; 0 = none
     respect_documents: bool = False  # keep training windows inside one document
+    prefix_check: int = 2000  # validation positions whose context labels are checked against their prefix (0 = none)
     # system
     seed: int = 1337
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N | mps
@@ -119,7 +120,7 @@ class TrainConfig:
     def validate(self) -> None:
         at_least = {"n_layer": 1, "n_head": 1, "n_embd": 1, "block_size": 1, "batch_size": 1, "grad_accum": 1,
                     "max_iters": 0, "warmup_iters": 0, "lr_decay_iters": 0, "eval_interval": 1, "eval_iters": 1,
-                    "log_interval": 1, "sample_interval": 0, "seed": 0, "eval_seed": 0}
+                    "log_interval": 1, "sample_interval": 0, "seed": 0, "eval_seed": 0, "prefix_check": 0}
         for key, low in at_least.items():
             if getattr(self, key) < low:
                 raise UserError(f"config: {key} must be at least {low}, got {getattr(self, key)}")

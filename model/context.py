@@ -67,6 +67,20 @@ def context_labels(plan, data: dict, names: list[str]):
     return context_fn
 
 
+def referee_context(ds, axes: list[dict], positions: int, split: str = "val"):
+    """The scoring-time referee (grid_dsl.referee) on the context axes among
+    `axes` (checkpoint or manifest entries), with the dataset's own spec;
+    None when there is nothing to check."""
+    names = [a["name"] for a in axes if a["mode"] == "context"]
+    if not names or positions <= 0:
+        return None
+    from grid_dsl.referee import referee
+
+    spec = ds.manifest["spec"]
+    plan = spec_plan({"spec_sources": spec["sources"], "spec_hash": spec["hash"], "path": str(ds.path)}, ds.path)
+    return referee(ds, plan, names, split, positions)
+
+
 def spec_plan(data: dict, file):
     """The run's spec, checked again from the text the checkpoint stores (or,
     for a checkpoint without it, its dataset's manifest when that is still

@@ -59,6 +59,7 @@ from grid_dsl.diagnostics import UserError
 from . import checkpoint
 from .batches import Batches
 from .config import MODEL_KEYS, TrainConfig, resolve_device
+from .context import referee_context
 from .evaluate import LEAKY_LABEL, score_batches, select
 from .model import GridTransformer
 from .model_axes import grid_config, initial_axes, model_axes
@@ -148,7 +149,9 @@ class Trainer:
             self.columns = [ds.axis_names.index(a["name"]) for a in axes]
             self.data = checkpoint.data_entry(ds, [a["name"] for a in axes])
         self.axes = self.data["axes"]
-        self.leaky = checkpoint.reads_leaky(self.axes)
+        # The referee before any number exists, so that every number carries its label.
+        self.referee = referee_context(ds, self.axes, cfg.prefix_check)
+        self.leaky = checkpoint.reads_leaky(self.axes, self.referee)
 
         torch.manual_seed(cfg.seed)
         if state is not None:
@@ -206,6 +209,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             self.log = RunLog(self.out, self.leaky)
             self.log.describe_run(self.step, self.axes)
+            if self.referee is not None and (self.progress or not self.referee.ok):
+                tqdm.write(self.referee.describe(), file=sys.stderr)
 
     # ------------------------------------------------------------ the loop
 
@@ -388,6 +393,7 @@ class Trainer:
             "wall_time_s": self.seconds["wall"],
             "parameters": self.raw.num_params(),
             "axes": [{k: a[k] for k in ("name", "kind", "mode", "weight", "causal")} for a in self.axes],
+            "prefix_checked": self.referee.to_dict() if self.referee else None,
             "best": dict(self.best) if self.best["step"] is not None else None,
             "eval": {"batches": cfg.eval_iters, "batch_size": cfg.batch_size, "block_size": cfg.block_size,
                      "seed": cfg.eval_seed, "positions": val.positions},

@@ -285,3 +285,61 @@ def test_compile_command_exit_code(tmp_path, capsys):
     code, out, err = run(capsys, "compile", tmp_path / "liar.axes", corpus, "--out", tmp_path / "ds", "--allow-leaks")
     assert code == 0 and "LEAKY" in out
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["leaky"]
+
+
+# ------------------------------------------------- the referee at scoring time
+
+
+def test_referee_agrees_on_an_honest_dataset(tmp_path):
+    from grid_dsl.referee import referee
+
+    spec = "group w = words\nposition wp = w\ntagger c = char_class\nfeed wp as context\nfeed c as context\n"
+    compile_corpus(loads_spec(spec, "honest.axes"), ListCorpus(TALES * 4), tmp_path / "ds", val_fraction=0.5)
+    ds = Dataset.open(tmp_path / "ds")
+    result = referee(ds, loads_spec(spec, "honest.axes"), ["wp", "c"], positions=300)
+    assert result.ok and result.positions > 100 and result.to_dict()["mismatches"] == 0
+    # labels changed after compiling (the manifest still says the check passed): the referee sees it
+    stream = tmp_path / "ds" / "val" / "wp.bin"
+    ids = np.fromfile(stream, dtype=np.uint8)
+    np.where(ids > 0, np.minimum(ids + 1, len(loads_spec(spec).axis("wp").vocab) - 1), 0).astype(np.uint8).tofile(stream)
+    tampered = referee(Dataset.open(tmp_path / "ds"), loads_spec(spec, "honest.axes"), ["wp", "c"], positions=300)
+    assert tampered.mismatches > 0 and list(tampered.examples) == ["wp"]
+    assert "dataset has" in tampered.example and "prefix gives" in tampered.example
+
+
+def test_referee_on_one_document_split_contiguously(tmp_path):
+    """The validation part of a one-document corpus goes on from the end of
+    the training part: its prefixes start in the training split."""
+    from grid_dsl.referee import referee
+
+    spec = "group w = words\nindex wi = w (max=1000)\nfeed wi as context\n"
+    compile_corpus(loads_spec(spec, "one.axes"), ListCorpus(["".join(TALES) * 3]), tmp_path / "ds", val_fraction=0.2)
+    ds = Dataset.open(tmp_path / "ds")
+    assert ds.manifest["split"]["method"] == "contiguous"
+    result = referee(ds, loads_spec(spec, "one.axes"), ["wi"], positions=50)
+    assert result.ok and result.positions >= 40
+
+
+def test_eval_referee_labels_a_run_on_an_opted_out_dataset_leaky(tmp_path, capsys):
+    """The dataset was compiled with --allow-leaks: the referee finds the
+    labels the prefix does not give, and eval labels every number LEAKY."""
+    from grid_dsl.referee import referee
+
+    spec = "tagger p = peeks\nfeed p as context\n"
+    compile_corpus(loads_spec(spec, "liar.axes"), ListCorpus(TALES * 6), tmp_path / "ds", val_fraction=0.5,
+                   allow_leaks=True)
+    ds = Dataset.open(tmp_path / "ds")
+    found = referee(ds, loads_spec(spec, "liar.axes"), ["p"], positions=400)
+    assert found.mismatches > 0 and "axis 'p'" in found.example and "NEXT_UPPER" in found.example
+    tiny = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_iters=2", "warmup_iters=1",
+            "sample_interval=0", "device=cpu", "max_iters=2", "eval_interval=2", "prefix_check=400"]
+    code, out, err = run(capsys, "train", "--data", tmp_path / "ds", "--out", tmp_path / "run", *tiny)
+    assert code == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["leaky"] and metrics["prefix_checked"]["mismatches"] > 0 and metrics["prefix_checked"]["axes"] == ["p"]
+    code, out, err = run(capsys, "eval", tmp_path / "run", "--data", tmp_path / "ds", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["leaky"] and result["label"] != "honest"
+    assert result["prefix_checked"]["mismatches"] > 0 and result["prefix_checked"]["positions"] >= 500
+    code, out, err = run(capsys, "eval", tmp_path / "run", "--data", tmp_path / "ds")
+    assert "LEAKY" in out and "prefix check: " in out and "mismatches" in out
