@@ -5,9 +5,10 @@
 
 For each axis: label distribution, coverage, entropy and a leak estimate in
 bits, leak = H(m[t+1] | m[t]) - H(m[t+1] | m[t], a[t]), beside the same
-figure for the axis lagged to be causal; axes fed as context or oracle that
-leak are flagged LEAK. The figures, how they are estimated and the flag rule
-are in grid_dsl.leak; this module prints them (a table, or --json). The
+figure for the axis lagged to be causal, and the compile-time prefix check
+of each context axis beside them: the estimate is a hint, the prefix check
+is the referee. The figures, how they are estimated and the flag rule are
+in grid_dsl.leak; this module prints them (a table, or --json). The
 report covers the train split by default (`--split`), the largest one.
 """
 
@@ -35,6 +36,12 @@ label shown from the position after it). An axis fed as context or oracle,
 not declared causal, whose leak exceeds its lagged figure by more than
 {LEAK_MIN_BITS} bits and {LEAK_MIN_RATIO} times (both less their estimated plug-in bias)
 is flagged LEAK: numbers from training on it are not language-model scores.
+A declared-causal context axis with such figures is flagged "hint": the
+estimate cannot tell an axis that summarises the window (position in word)
+from one that looks ahead. The referee is the prefix check, shown beside it:
+`compile` compares each context axis's labels with those compiled from
+prefixes of the corpus's documents; an axis that failed it (compiled with
+--allow-leaks) is flagged LEAK.
 Exit code 0 (LEAK flags included); 2 when DIR is not a readable dataset."""
 
 
@@ -53,8 +60,18 @@ def _header(ds, path: str) -> list[str]:
     lines = [f"dataset {path}: spec {spec_hash}, corpus {corpus.get('name', '?')} "
              f"({corpus.get('documents', '?')} documents), main {main.get('unit', '?')} ({len(ds.main_vocab)} symbols)"]
     if m.get("leaky"):
-        lines.append("the manifest marks this dataset leaky: an axis is fed as oracle (no language-model score from it)")
+        lines.append(f"the manifest marks this dataset leaky: {m.get('leaky_reason') or 'an axis is fed as oracle'} "
+                     "(no language-model score from it)")
     return lines
+
+
+def prefix_cell(entry: dict | None, mode: str | None) -> str:
+    """The prefix-check column: its result for a context axis."""
+    if mode != "context":
+        return "-"
+    if entry is None:
+        return "not run"
+    return f"FAILED ({entry['cuts']} cuts)" if entry["mismatches"] else f"ok ({entry['cuts']} cuts)"
 
 
 def render(ds, path: str, stats: Sequence[SplitStats], color: bool = False) -> str:
@@ -70,9 +87,10 @@ def render(ds, path: str, stats: Sequence[SplitStats], color: bool = False) -> s
         if not st.axes:
             out.append("no axes stored")
             continue
-        headers = ["axis", "kind", "mode", "causal", "labels", "coverage", "H(a)", "leak", "lagged", "flag"]
+        headers = ["axis", "kind", "mode", "causal", "labels", "coverage", "H(a)", "leak", "lagged", "prefix check", "flag"]
         rows = [[a.name, a.kind, a.mode or "-", "yes" if a.causal else "no", str(a.labels), f"{a.coverage:.1%}",
-                 _bits(a.entropy_bits), _bits(a.leak_bits), _bits(a.lagged_leak_bits), a.flag] for a in st.axes]
+                 _bits(a.entropy_bits), _bits(a.leak_bits), _bits(a.lagged_leak_bits),
+                 prefix_cell(a.prefix_check, a.mode), a.flag] for a in st.axes]
         table = format_table(headers, rows, right=(4, 5, 6, 7, 8)).split("\n")
         # colour after padding, so the columns stay aligned
         out += [line[: -len("LEAK")] + paint("LEAK") if line.endswith("LEAK") else line for line in table]
@@ -94,7 +112,12 @@ def render(ds, path: str, stats: Sequence[SplitStats], color: bool = False) -> s
         "leak = H(m[t+1] | m[t]) - H(m[t+1] | m[t], a[t]) in bits, from counts (plug-in: biased up on small data); "
         "lagged = the same for the label of the previous complete run of one label, shown from the position after it.",
         f"LEAK = fed as context or oracle, not declared causal, leak - lagged > {LEAK_MIN_BITS} bits "
-        f"and leak > {LEAK_MIN_RATIO} x lagged, each figure less its estimated bias (Miller-Madow; in --json).",
+        f"and leak > {LEAK_MIN_RATIO} x lagged, each figure less its estimated bias (Miller-Madow; in --json); "
+        "or fed as context and failed the prefix check.",
+        "The leak estimate is a hint, not a verdict: an honest axis that summarises the window (position in word) "
+        "can meet it too (flag 'hint' on a declared-causal axis). The referee is the prefix check ('prefix check'): "
+        "compile compares every context axis with the labels compiled from prefixes of the corpus's documents, "
+        "and train and eval compare validation labels with their prefix's again.",
     ]
     out.append("")
     out += [textwrap.fill(note, NOTE_WIDTH) for note in notes]
@@ -116,6 +139,8 @@ def to_json(ds, path: str, stats: Sequence[SplitStats]) -> dict:
         "corpus": m.get("corpus", {}),
         "main": {"unit": m.get("main", {}).get("unit"), "symbols": len(ds.main_vocab)},
         "leaky": bool(m.get("leaky", False)),
+        "leaky_reason": m.get("leaky_reason"),
+        "prefix_check": m.get("prefix_check"),
         "rule": {"min_bits": LEAK_MIN_BITS, "min_ratio": LEAK_MIN_RATIO, "modes": list(FED_WITHOUT_COST)},
         "splits": {st.split: {**attrs.asdict(st, filter=lambda att, _: att.name != "axes"),
                               "axes": [{**attrs.asdict(a), "top": [{"label": l, "share": s} for l, s in a.top]}

@@ -225,7 +225,7 @@ def test_compile_catches_a_leak_late_in_long_documents(tmp_path):
     assert "axis 'p' (labels)" in message and "FAR_FROM_END" in message
 
 
-def test_allow_leaks_compiles_and_labels_the_dataset(tmp_path):
+def test_allow_leaks_compiles_and_labels_the_dataset(tmp_path, capsys):
     spec = "group w = words\nposition wp = w\ntagger p = peeks\nfeed p as context\nfeed wp as context\n"
     compile_corpus(loads_spec(spec, "liar.axes"), ListCorpus(TALES), tmp_path / "ds", allow_leaks=True)
     manifest = Dataset.open(tmp_path / "ds").manifest
@@ -234,6 +234,11 @@ def test_allow_leaks_compiles_and_labels_the_dataset(tmp_path):
     by_name = {a["name"]: a for a in manifest["axes"]}
     assert by_name["p"]["prefix_check"]["mismatches"] == 1 and "NEXT_UPPER" in by_name["p"]["prefix_check"]["example"]
     assert by_name["wp"]["prefix_check"] == {"cuts": manifest["prefix_check"]["cuts"], "mismatches": 0, "example": None}
+    # stats shows the check beside the estimate, and flags the failed axis
+    from grid_dsl.cli import main as cli_main
+    assert cli_main(["stats", str(tmp_path / "ds")]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("p ", "wp "))}
+    assert "FAILED (" in rows["p"] and rows["p"].endswith("LEAK") and "ok (" in rows["wp"]
     # compiling again without the opt-out is not "up to date": it checks and refuses
     with pytest.raises(UserError, match="prefix check failed"):
         compile_corpus(loads_spec(spec, "liar.axes"), ListCorpus(TALES), tmp_path / "ds")

@@ -113,7 +113,8 @@ def test_causal_lag_is_prefix_stable_and_chunkable(ids, data):
     ("context", False, 0.50, 0.25, "LEAK"),
     ("predict", False, 0.50, 0.25, "looks ahead"),
     (None, False, 0.50, 0.25, "looks ahead"),
-    ("context", True, 0.50, 0.25, ""),            # causal: whatever it tells is from the past
+    ("context", True, 0.50, 0.25, "hint"),        # declared causal: the estimate cannot tell; the prefix check can
+    ("predict", True, 0.50, 0.25, ""),
     ("oracle", False, 0.04, 0.00, ""),            # not more than 0.05 bits beyond the lag
     ("oracle", False, 0.80, 0.70, ""),            # more than 0.05 bits, but not 1.5 x the lag
     ("oracle", False, 0.30, 0.20, ""),            # exactly 1.5 x: not clearly more
@@ -121,6 +122,11 @@ def test_causal_lag_is_prefix_stable_and_chunkable(ids, data):
 ])
 def test_leak_flag_rule(mode, causal, leak, lagged, flag):
     assert leak_flag(mode, causal, leak, lagged) == flag
+
+
+def test_a_failed_prefix_check_is_a_leak_whatever_the_figures():
+    assert leak_flag("context", True, 0.0, 0.0, prefix_failed=True) == "LEAK"
+    assert leak_flag("predict", True, 0.0, 0.0, prefix_failed=True) == ""  # predicted: its cost is scored
 
 
 # ------------------------------------------------------ chunked = whole
@@ -209,7 +215,9 @@ def test_grimm_next_character_entropies(grimm):
 
     leak, lag_leak = 3.375 - painted, 3.375 - derived
     assert leak_flag("oracle", False, leak, lag_leak) == "LEAK"
-    assert leak_flag("context", True, 3.375 - lagged, 3.375 - next_entropy(main, causal_lag(upos_prev))) == ""
+    # The honest lagged tag has the figures of a leak too (what it summarises
+    # is informative): the estimate is a hint, the prefix check the referee.
+    assert leak_flag("context", True, 3.375 - lagged, 3.375 - next_entropy(main, causal_lag(upos_prev))) == "hint"
 
 
 # ---------------------------------------- a dataset directory by hand
@@ -275,6 +283,8 @@ def test_stats_flags_the_painted_axis_only(hand_dataset, capsys):
     assert rows["royal"].split()[1:4] == ["lexicon", "oracle", "no"] and rows["royal"].endswith("LEAK")
     assert rows["royal_end"].split()[1:4] == ["lexicon", "context", "yes"] and not rows["royal_end"].endswith("LEAK")
     assert "LEAK: royal: the label at t reveals characters" in out
+    assert rows["royal_end"].endswith(" not run")  # a dataset written before the prefix check
+    assert "The leak estimate is a hint, not a verdict" in out
     assert "\x1b[" not in out  # plain when piped
 
 
