@@ -81,6 +81,23 @@ def referee_context(ds, axes: list[dict], positions: int, split: str = "val"):
     return referee(ds, plan, names, split, positions)
 
 
+def require_honest_context(ds, what: str, positions: int = 2000) -> None:
+    """UserError unless every context axis of `ds` passed the compile-time
+    prefix check and the referee agrees with its validation labels: `what`
+    (distill, improve) would otherwise write specs and numbers from axes
+    that reveal upcoming characters."""
+    from . import checkpoint
+
+    context = [a for a in ds.axes if a["mode"] == "context"]
+    failed = [a["name"] for a in context if checkpoint.prefix_failed(a)]
+    referee = None if failed else referee_context(ds, context, positions)
+    if failed or (referee is not None and not referee.ok):
+        detail = (f"the context axes {', '.join(failed)} failed the prefix check when it was compiled "
+                  f"(--allow-leaks)" if failed else referee.describe())
+        raise UserError(f"{what}: dataset {ds.path} is leaky: {detail}. Fix the spec (feed those axes as predict, or "
+                        "a causal lag of them), compile it again without --allow-leaks, and train on that")
+
+
 def spec_plan(data: dict, file):
     """The run's spec, checked again from the text the checkpoint stores (or,
     for a checkpoint without it, its dataset's manifest when that is still

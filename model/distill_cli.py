@@ -55,6 +55,7 @@ def run_distill(args) -> int:
 
     from . import checkpoint
     from .config import resolve_device
+    from .context import require_honest_context
     from .distill import base_spec_text, check_layer
     from .model import GridTransformer
     from .proposers import PROPOSERS, Settings, run_proposers
@@ -71,6 +72,7 @@ def run_distill(args) -> int:
     file = checkpoint.resolve(args.run_dir, args.best)
     ds = Dataset.open(args.data)
     checkpoint.check_data(state, ds, same_spec=False, file=file)
+    require_honest_context(ds, "distill")
     net = GridTransformer.from_checkpoint(state).to(resolve_device(args.device))
     if args.layer is not None:
         check_layer(net, args.layer)

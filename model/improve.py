@@ -51,6 +51,9 @@ import numpy as np
 
 from grid_dsl.diagnostics import UserError
 
+from .context import require_honest_context
+from .report import prefix_checked_cell
+
 STATE = "improve.json"
 FORMAT = "multigrid-improve/1"
 
@@ -195,6 +198,7 @@ class Loop:
 
         data = self.compile(read_file(self.settings.spec, "spec file"), self.out / "data" / "round_0",
                             where=self.settings.spec)
+        require_honest_context(data, "improve")
         text = base_spec_text(data)  # includes inlined: every round_K.axes stands alone
         run = self.out / "runs" / "round_0"
         metrics = train_resumable(data, run, self.config.replace(max_iters=self.settings.steps))
@@ -211,7 +215,13 @@ class Loop:
         candidates, failures = self.propose(k, spec_text, data, run)
         results = []
         for i, cand in enumerate(candidates):
-            results.append(self.measure(k, i, cand, run))
+            try:
+                results.append(self.measure(k, i, cand, run))
+            except UserError as err:  # e.g. its compile's prefix check on the whole corpus
+                from .candidates import Failure
+
+                failures.append(Failure(cand.proposer, cand.name, f"not measured: {err}"))
+                self.say(f"round {k}: skipped: {failures[-1].describe()}")
         accepted = [r for r in results if r["accepted"]]
         best = max(accepted, key=lambda r: r["gain"]) if accepted else None
         entry = {"round": k, "candidates": results, "failures": [f.describe() for f in failures],
@@ -259,7 +269,7 @@ class Loop:
         entry = next(a for a in data.axes if a["name"] == cand.name)
         new = [AxisSpec(entry["name"], len(entry["vocab"]), entry["mode"], float(entry["weight"]), entry["dim"])]
         state = checkpoint.load(run)
-        runs, bpc, control_bpc = [], [], []
+        runs, bpc, control_bpc, checked = [], [], [], []
         for seed in range(self.settings.seeds):
             # continue where the current model's schedule ended: its final learning rate, held
             config = self.config.replace(max_iters=self.settings.candidate_steps, seed=seed, warmup_iters=0,
@@ -269,9 +279,11 @@ class Loop:
             for ds, kind, scores in ((data, "candidate", bpc), (control, "control", control_bpc)):
                 grown = expand(GridTransformer.from_checkpoint(state), new)
                 target = self.out / "runs" / f"round_{k}" / f"{i}_{cand.name}" / f"{kind}_seed{seed}"
-                scores.append(train_resumable(ds, target, config, init_model=grown)["bpc_joint"])
+                metrics = train_resumable(ds, target, config, init_model=grown)
+                scores.append(metrics["bpc_joint"])
                 if kind == "candidate":
                     runs.append(str(target))
+                    checked.append(metrics.get("prefix_checked"))
         decision = decide(bpc, control_bpc)
         tag = f"round_{k}/{cand.name}"
         self.log.add_scalar(f"candidates/{tag}/gain", decision.gain, k)
@@ -281,6 +293,7 @@ class Loop:
                  f"{decision.reason}")
         return {"name": cand.name, "proposer": cand.proposer, "description": cand.description, "spec": cand.text,
                 "data": str(data.path), "runs": runs, "bpc": bpc, "control_bpc": control_bpc,
+                "prefix_checked": prefix_checked_cell([{"prefix_checked": c} for c in checked]),
                 **attrs.asdict(decision)}
 
     # -------------------------------------------------------------- helpers
@@ -321,15 +334,17 @@ def write_atomic(path: Path, text: str) -> None:
 
 def summary_table(rounds: list[dict]) -> str:
     """summary.md: one row per candidate of every round."""
-    lines = ["| round | candidate | proposer | bpc_joint (mean) | control | gain | 95% lower bound | decision |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| round | candidate | proposer | bpc_joint (mean) | control | gain | 95% lower bound | prefix checked "
+             "| decision |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rounds:
         for c in r["candidates"]:
             decision = "**accepted**" if c["name"] == r["accepted"] else ("passed" if c["accepted"] else "rejected")
             lines.append(f"| {r['round']} | `{c['name']}` | {c['proposer']} | {np.mean(c['bpc']):.4f} | "
-                         f"{np.mean(c['control_bpc']):.4f} | {c['gain']:+.4f} | {c['lower']:+.4f} | {decision} |")
+                         f"{np.mean(c['control_bpc']):.4f} | {c['gain']:+.4f} | {c['lower']:+.4f} | "
+                         f"{c.get('prefix_checked', '-')} | {decision} |")
         if not r["candidates"]:
-            lines.append(f"| {r['round']} | — | — | — | — | — | — | no candidate |")
+            lines.append(f"| {r['round']} | — | — | — | — | — | — | — | no candidate |")
     lines.append("")
     for r in rounds:
         lines.append(f"round {r['round']}: current val bpc_joint {r['bpc_joint']:.4f}; "

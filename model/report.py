@@ -40,8 +40,8 @@ SCORES = {
     "bpc_main": lambda m: m["bpc_main"],
     "lowest_bpc_joint": lambda m: _best(m).get("bpc_joint", math.nan),
 }
-COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "axes", "parameters", "matched", "steps",
-           "wall_time_s", "tokens_per_s", "lowest_step"]
+COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "prefix_checked", "axes", "parameters",
+           "matched", "steps", "wall_time_s", "tokens_per_s", "lowest_step"]
 COLUMNS += [f"{s}_{part}" for s in SCORES for part in ("mean", "std", "ci95_low", "ci95_high")]
 COLUMNS += [f"diff_{s}_{part}" for s in SCORES for part in ("mean", "ci95_low", "ci95_high")]
 
@@ -97,6 +97,15 @@ def _best(metrics: dict) -> dict:
     return metrics.get("best") or {}
 
 
+def prefix_checked_cell(runs: list[dict]) -> str:
+    """The referee's result over a configuration's runs: "positions/mismatches"
+    added up over seeds, "-" when they read no context axis."""
+    checks = [m.get("prefix_checked") for m in runs if m.get("prefix_checked")]
+    if not checks:
+        return "-"
+    return f"{sum(c['positions'] for c in checks)}/{sum(c['mismatches'] for c in checks)}"
+
+
 def summarise(config: dict, runs: dict) -> dict:
     """One row of the table: `config`'s runs over seeds, against its baseline."""
     own = runs[config["name"]]
@@ -106,6 +115,7 @@ def summarise(config: dict, runs: dict) -> dict:
         "config": config["name"], "spec": config["spec"] or "", "baseline": config["baseline"] or "",
         "sweep": " ".join(f"{k}={v}" for k, v in config["sweep"].items()), "seeds": len(own),
         "leaky": leaky, "label": LEAKY_LABEL if leaky else "honest",
+        "prefix_checked": prefix_checked_cell(own),
         "axes": " ".join(f"{a['name']}={a['mode']}" for a in own[0]["axes"]),
         "parameters": own[0]["parameters"],
         "matched": f"{matched['key']} {matched['from']}->{matched['to']}" if matched else "",
@@ -164,17 +174,19 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
         "Cells: mean ± standard deviation [95% interval, Student's t] over seeds. Δ: the difference to the "
         "baseline at the same sweep point, paired by seed (same initial backbone, same batches), with its 95% "
         "interval; negative is better. Compare `bpc_joint`; `bpc_main` alone compares only when every axis is "
-        f"`context`. Rows with an oracle axis are leaky: their numbers are marked {LEAKY_LABEL}. `lowest`: the "
+        f"`context`. Rows with an oracle axis, or whose context labels the referee found differing from their "
+        f"prefix's, are leaky: their numbers are marked {LEAKY_LABEL}. `prefix checked`: validation positions whose "
+        "context labels were compiled again from the document's prefix / mismatches, over the seeds. `lowest`: the "
         "lowest validation bpc_joint on the way (mean step), chosen on these validation batches, so optimistic; "
         "far below the final score, the run overfitted."
         + (" One seed: no spread, no interval." if s["seeds"] == 1 else ""), "",
-        "| configuration | leaky | axes (mode) | parameters | steps | tokens/s "
+        "| configuration | leaky | prefix checked | axes (mode) | parameters | steps | tokens/s "
         "| bpc_joint | Δ bpc_joint | bpc_main | Δ bpc_main | lowest bpc_joint (step) | Δ lowest |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         axes = ", ".join(a.replace("=", " ") for a in row["axes"].split()) or "none"
-        cells = [row["config"], "**yes**" if row["leaky"] else "no", axes, f"{row['parameters']:,}",
+        cells = [row["config"], "**yes**" if row["leaky"] else "no", row["prefix_checked"], axes, f"{row['parameters']:,}",
                  f"{row['steps']:,.0f}", f"{row['tokens_per_s']:,.0f}",
                  score_cell(row, "bpc_joint", True), score_cell(row, "diff_bpc_joint", False),
                  score_cell(row, "bpc_main", True), score_cell(row, "diff_bpc_main", False),

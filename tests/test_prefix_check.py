@@ -348,3 +348,32 @@ def test_eval_referee_labels_a_run_on_an_opted_out_dataset_leaky(tmp_path, capsy
     assert result["prefix_checked"]["mismatches"] > 0 and result["prefix_checked"]["positions"] >= 500
     code, out, err = run(capsys, "eval", tmp_path / "run", "--data", tmp_path / "ds")
     assert "LEAKY" in out and "prefix check: " in out and "mismatches" in out
+    # distill refuses to build on it: its spec would feed the leaky axis again
+    code, out, err = run(capsys, "distill", tmp_path / "run", "--data", tmp_path / "ds", "--out", tmp_path / "new.axes")
+    assert code == 2 and "distill: dataset" in err and "is leaky" in err and "failed the prefix check" in err
+    assert not (tmp_path / "new.axes").exists()
+
+
+def test_improve_refuses_a_leaky_start(tmp_path, capsys):
+    """improve compiles its start spec itself, so the prefix check stops it."""
+    (tmp_path / "liar.axes").write_text("tagger p = peeks\nfeed p as context\n")
+    corpus = tmp_path / "tales.txt"
+    corpus.write_text("\n\n".join(TALES))
+    code, out, err = run(capsys, "improve", "--spec", tmp_path / "liar.axes", "--corpus", corpus, "--rounds", "1",
+                         "--seeds", "2", "--out", tmp_path / "loop")
+    assert code == 2 and "prefix check failed" in err and "axis 'p'" in err
+
+
+def test_distill_and_improve_refuse_a_dataset_the_referee_catches(tmp_path):
+    """A dataset whose manifest says nothing (compiled before the check, or
+    changed since): the referee decides."""
+    from model.context import require_honest_context
+
+    spec = "group w = words\nposition wp = w\nfeed wp as context\n"
+    compile_corpus(loads_spec(spec, "honest.axes"), ListCorpus(TALES * 4), tmp_path / "ds", val_fraction=0.5)
+    require_honest_context(Dataset.open(tmp_path / "ds"), "distill")  # honest: no error
+    stream = tmp_path / "ds" / "val" / "wp.bin"
+    ids = np.fromfile(stream, dtype=np.uint8)
+    np.where(ids > 0, np.minimum(ids + 1, 30), 0).astype(np.uint8).tofile(stream)
+    with pytest.raises(UserError, match=r"improve: dataset .* is leaky: prefix check FAILED"):
+        require_honest_context(Dataset.open(tmp_path / "ds"), "improve")
