@@ -113,7 +113,14 @@ def horizon(lookahead: Lookahead) -> int | None:
 
 def check_targets(plan: Plan) -> Targets:
     """The axes every `context` feed reads, and the facts each claims."""
-    closure = {feed.axis: plan.needs([feed.axis]) for feed in plan.feeds if feed.mode == "context"}
+    return claimed_targets(plan, {feed.axis: plan.needs([feed.axis]) for feed in plan.feeds if feed.mode == "context"})
+
+
+def claimed_targets(plan: Plan, closure: dict | None = None) -> Targets:
+    """Every bounded claim of the axes in `closure` ({fed axis: the axes it
+    reads}; default: every axis of the plan, each on its own)."""
+    if closure is None:
+        closure = {axis.name: (axis.name,) for axis in plan.axes}
     labels, starts, ends = {}, {}, {}
     for name in dict.fromkeys(n for names in closure.values() for n in names):
         axis = plan.axis(name)

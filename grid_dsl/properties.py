@@ -161,18 +161,27 @@ def assert_chunk_invariant(plan: Plan, documents: Sequence[str], cut: int | None
 # 6 --------------------------------------------------------- prefix stability
 
 
-def assert_prefix_stable(plan: Plan, text: str, cuts: Sequence[int] | None = None, annotations=None) -> None:
-    """Every axis declared causal gives, on any prefix of the text, the same
-    labels as on the whole text (DESIGN.md, "Causality")."""
-    from .causality import prefix_violations
+CONTINUATION = "\n\nAnd then, 12 more Words: \"yes!\" said the King.\n"
+
+
+def assert_prefix_stable(plan: Plan, text: str, cuts: Sequence[int] | None = None, annotations=None,
+                         continuation: str = CONTINUATION) -> None:
+    """Everything the checker claims of an axis holds on prefixes of the text
+    (DESIGN.md, "Causality"): a causal axis gives, on text[:k] and on
+    text[:k] followed by another text, the same labels at every position
+    before k as on the whole text; an axis that looks at most n characters
+    ahead, the same labels before k - n; and the same for where its spans
+    start and that they end (grid_dsl.prefix_check). Every other cut is
+    followed by `continuation`."""
+    from .prefix_check import Cut, check_document, claimed_targets
 
     text, annotations = normalise(plan, text, annotations)
     if cuts is None:
         cuts = range(1, len(text))
-    found = prefix_violations(plan, text, list(cuts), annotations=annotations)
-    causal = {a.name for a in plan.axes if a.causal}
-    bad = [example for name, example in found.items() if name in causal]
-    assert not bad, f"declared causal but not prefix-stable: {bad[0]}"
+    points = [Cut(int(k), "any", i % 2 == 1) for i, k in enumerate(sorted(set(int(k) for k in cuts)))
+              if 0 < k < len(text)]
+    found = check_document(plan, text, points, continuation, claimed_targets(plan), annotations)
+    assert not found, f"declared causal but not prefix-stable: {found[0].describe()}"
 
 
 # 7 ------------------------------------------------------------ round trip

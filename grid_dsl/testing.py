@@ -7,6 +7,10 @@ texts()
     Any Unicode text (no lone surrogates), weighted so that the hard cases
     come up often: the empty text, whitespace only, CRLF and lone CR,
     combining marks, mixed scripts, emoji sequences, sentence punctuation.
+long_texts(min_pieces=300, max_pieces=1200)
+    Long texts (thousands of characters) of the same pieces, mostly words,
+    spaces and punctuation in paragraphs: where state from far back matters
+    and late cuts of a document must still agree.
 spec_asts(max_axes=5, feeds=True, nltk=False, chunks=False, taggers=())
     Random *valid* spec ASTs (grid_dsl.nodes.Spec): every one passes
     grid_dsl.check. Small on purpose (a handful of axes with small
@@ -23,7 +27,9 @@ assert_deterministic(plan, text)           2. same grid from a freshly checked p
 assert_well_formed(grid)                   3. spans inside the text, BIO well formed
 assert_nested(grid)                        4. children inside their parent spans
 assert_chunk_invariant(plan, documents)    5. compiling in pieces == compiling whole
-assert_prefix_stable(plan, text)           6. causal axes equal on every prefix
+assert_prefix_stable(plan, text)           6. what the checker claims (labels, span starts and
+                                              ends) holds on every prefix, and on a
+                                              prefix followed by another text
 assert_roundtrip(spec_text)                7. parse(format(spec)) == spec, idempotent
 assert_grid_properties(plan, text)         1-4 and 6 at once; returns the grid
 
@@ -70,7 +76,7 @@ from .properties import (
 from .spec_strategies import spec_asts, specs
 
 __all__ = [
-    "texts", "spec_asts", "specs",
+    "texts", "long_texts", "spec_asts", "specs",
     "assert_aligned", "assert_deterministic", "assert_well_formed", "assert_nested",
     "assert_chunk_invariant", "assert_prefix_stable", "assert_roundtrip", "assert_grid_properties",
 ]
@@ -117,3 +123,17 @@ def texts(max_pieces: int = 30) -> st.SearchStrategy[str]:
         (6, st.lists(piece, max_size=max_pieces).map("".join)),
         (1, _any_chars(max_pieces)),
     )
+
+
+def long_texts(min_pieces: int = 300, max_pieces: int = 1200) -> st.SearchStrategy[str]:
+    """Long texts: min_pieces..max_pieces pieces, mostly words, spaces and
+    punctuation, some paragraph breaks and other scripts (see the module
+    docstring)."""
+    piece = _weighted(
+        (8, st.sampled_from(_WORDS)),
+        (6, st.just(" ")),
+        (2, st.sampled_from(_SPACES)),
+        (3, st.sampled_from(_PUNCT)),
+        (1, st.sampled_from(_SCRIPTS + _COMBINING + _EMOJI)),
+    )
+    return st.lists(piece, min_size=min_pieces, max_size=max_pieces).map("".join)

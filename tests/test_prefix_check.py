@@ -377,3 +377,14 @@ def test_distill_and_improve_refuse_a_dataset_the_referee_catches(tmp_path):
     np.where(ids > 0, np.minimum(ids + 1, 30), 0).astype(np.uint8).tofile(stream)
     with pytest.raises(UserError, match=r"improve: dataset .* is leaky: prefix check FAILED"):
         require_honest_context(Dataset.open(tmp_path / "ds"), "improve")
+
+
+def test_the_public_property_checks_span_claims_too():
+    """grid_dsl.testing.assert_prefix_stable: a plug-in with causal labels
+    and spans that depend on how the word ends fails it."""
+    from grid_dsl.testing import assert_prefix_stable
+
+    text = "The King and the Queen went home. " * 3
+    assert_prefix_stable(loads_spec("tagger a = after_words_honest"), text)  # claims nothing of its spans
+    with pytest.raises(AssertionError, match=r"axis 'a' \(span starts\)"):
+        assert_prefix_stable(loads_spec("tagger a = after_words"), text)

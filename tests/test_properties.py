@@ -27,6 +27,7 @@ from grid_dsl.testing import (
     assert_prefix_stable,
     assert_roundtrip,
     assert_well_formed,
+    long_texts,
     spec_asts,
     texts,
 )
@@ -66,6 +67,19 @@ def test_compiling_in_pieces_equals_compiling_whole(spec, documents, data):  # p
 def test_causal_axes_are_prefix_stable(spec, text, data):  # property 6
     plan = check(spec)
     cuts = data.draw(st.lists(st.integers(1, max(1, len(text))), max_size=8))
+    assert_prefix_stable(plan, text, cuts)
+
+
+@SLOW
+@given(spec_asts(max_axes=6, taggers=("char_class",)), long_texts(), st.data())
+def test_what_check_declares_holds_at_late_cuts_of_long_texts(spec, text, data):  # property 6, state that lasts
+    """Views, `within`, lags and rules over every kind (the plug-in
+    included): whatever check claims of labels and spans holds at random
+    cuts of long texts, late ones included, with and without a continuation."""
+    plan = check(spec)
+    n = max(len(text), 2)
+    cuts = data.draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=6))
+    cuts += data.draw(st.lists(st.integers(max(1, n - 40), n - 1), min_size=1, max_size=3))  # late
     assert_prefix_stable(plan, text, cuts)
 
 
