@@ -17,6 +17,8 @@ The benchmarks, by the names --only takes, in the order they run:
     pos             POS axes over Grimm against nltk.pos_tag_sents (targets <= 1.25x, and
                     <= 1.5x for two POS axes / all of examples/fairy_tales.axes) [bench_pos.py]
     workers         compiling Grimm with 2 workers against 1 (target <= 0.65x) [bench_compile.py]
+    prefix_check    compiling Grimm with examples/fairy_tales.axes with the compile-time prefix
+                    check against without it (target <= 1.25x) [bench_prefix_check.py]
     compile_memory  peak RSS compiling a 200 MB synthetic corpus with lexicon, grouping,
                     derived and annotation axes, 1 and 2 workers (target <= 1 GB)
                     [bench_compile.py]
@@ -118,6 +120,13 @@ def bench_workers(quick: bool) -> list[dict]:
     return [compile_row(r) for r in bench_compile.worker_rows(repeats=1 if quick else bench_compile.REPEATS)]
 
 
+def bench_prefix_check(quick: bool) -> list[dict]:
+    import bench_prefix_check
+
+    return [row(r["name"], r["value"], r["unit"], ratio=r["ratio"], of="no check" if r["ratio"] else None,
+                target=r["target"]) for r in bench_prefix_check.rows(repeats=1 if quick else 3, quick=quick)]
+
+
 def bench_compile_memory(quick: bool) -> list[dict]:
     import bench_compile
 
@@ -145,6 +154,7 @@ BENCHES = {  # name -> function(quick) -> rows, in the order they run
     "lexicon": bench_lexicon,
     "pos": bench_pos,
     "workers": bench_workers,
+    "prefix_check": bench_prefix_check,
     "compile_memory": bench_compile_memory,
     "train_memory": bench_train_memory,
 }

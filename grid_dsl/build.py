@@ -375,10 +375,11 @@ def prefix_report(check: PrefixPlan, found: list, cuts: int, allow_leaks: bool) 
 
 def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction: float = 0.1, seed: int = 0,
                    workers: int = 1, shard: Shard | None = None, progress: bool = False,
-                   check_budget: float = prefix_check.DEFAULT_BUDGET, allow_leaks: bool = False) -> Summary:
+                   check_budget: float | None = None, allow_leaks: bool = False) -> Summary:
     """Compile `corpus` with `plan` into the dataset directory `out` (see the
     module docstring); returns what was done. The prefix check compiles
-    about `check_budget` times the corpus's characters more; with
+    about `check_budget` (default prefix_check.DEFAULT_BUDGET) times the
+    corpus's characters more; with
     `allow_leaks` its failures mark the dataset leaky instead of stopping."""
     out = Path(out)
     if workers < 1:
@@ -397,7 +398,8 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
     unit = plan.main.unit
     task_chars = int(np.clip(lengths[lo:hi].sum() // (workers * 16), *TASK_CHARS)) if workers > 1 else TASK_CHARS[1]
     seen, megabytes = [0], 0.0
-    check = plan_prefix_check(plan, lengths, openings, lo, hi, check_budget, seed)
+    budget = prefix_check.DEFAULT_BUDGET if check_budget is None else check_budget
+    check = plan_prefix_check(plan, lengths, openings, lo, hi, budget, seed)
     found, cuts = [], 0
     distinct = np.zeros(0, dtype=np.uint32)
     with staged(out) as tmp, contextlib.ExitStack() as open_files:

@@ -16,7 +16,7 @@ Compiling also prefix-checks every axis a `context` feed reads on the
 corpus's own documents (grid_dsl.prefix_check): an axis declared causal
 whose labels or spans change when the text after a position changes stops
 the compile with exit 2 and a located report. `--check-budget B` sets the
-characters the check compiles, as a share of the corpus (0.25; more cuts
+characters the check compiles, as a share of the corpus (0.2; more cuts
 for a larger B); `--allow-leaks` compiles anyway and labels the dataset, and
 every run that reads a failing axis, LEAKY.
 """
@@ -68,8 +68,8 @@ def add_commands(subparsers) -> None:
     compile_cmd.add_argument("--workers", type=argtypes.positive, default=1, metavar="N", help="compiling processes (1)")
     compile_cmd.add_argument("--shard", metavar="I/N",
                              help="compile only the I-th (from 0) of N document ranges; join with `multigrid merge`")
-    compile_cmd.add_argument("--check-budget", type=argtypes.share, default=0.25, metavar="B",
-                             help="characters the prefix check compiles, as a share of the corpus (0.25)")
+    compile_cmd.add_argument("--check-budget", type=argtypes.share, default=None, metavar="B",
+                             help="characters the prefix check compiles, as a share of the corpus (0.2)")
     compile_cmd.add_argument("--allow-leaks", action="store_true",
                              help="compile even if a context axis fails the prefix check; the dataset and runs "
                                   "reading that axis are labelled LEAKY")

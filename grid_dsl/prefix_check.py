@@ -45,7 +45,7 @@ from .causality import _clip, _context
 from .compiler import Annotations, compile_text, normalise
 from .plan import Plan
 
-DEFAULT_BUDGET = 0.25  # characters compiled for the check, as a share of the corpus
+DEFAULT_BUDGET = 0.2  # characters compiled for the check, as a share of the corpus
 MIN_BUDGET_CHARS = 60_000  # ... but at least this many: a small corpus is checked thoroughly
 CONTINUATION_CHARS = 600  # length of the other document's text put after a prefix
 EARLY_CHARS = 200
