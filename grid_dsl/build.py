@@ -48,6 +48,12 @@ The layout written is described in `grid_dsl.dataset`. How it is written:
   replaces DIR atomically; the old dataset stays until the new one is whole.
   A DIR that exists but is not a dataset (no manifest.json, not empty) is
   never replaced: that is a user error.
+* Prefix check (grid_dsl.prefix_check). Every axis a `context` feed reads
+  is compiled again from prefixes of the documents, cut where the corpus-wide
+  choice of cuts says (so shards check between them what the whole compile
+  checks), in the worker that compiled the document, and compared with it.
+  A disagreement is a UserError naming the axis, document and position,
+  unless `allow_leaks`: then the manifest records it and says `leaky`.
 * Errors a user can cause raise UserError (exit 2): a corpus that changes
   while it is compiled (fingerprint or document count differ before and
   after), a full disk (ENOSPC) or another write error, a bad --shard or

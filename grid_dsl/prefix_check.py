@@ -205,8 +205,8 @@ def check_document(plan: Plan, text: str, cuts: Sequence[Cut], continuation: str
             continue
         for axis, bound in targets.labels.items():
             if (axis, "labels") not in found:
-                upto = max(k - bound, 0)
-                a, b = whole.ids(axis)[:upto], part.ids(axis)[:upto]
+                upto = max(k - bound, 0)  # characters: a `main bytes` grid's byte streams derive from these
+                a, b = whole.char_streams[axis].ids[:upto], part.char_streams[axis].ids[:upto]
                 differ = np.flatnonzero(a != b)
                 if len(differ):
                     p = int(differ[0])

@@ -388,3 +388,18 @@ def test_the_public_property_checks_span_claims_too():
     assert_prefix_stable(loads_spec("tagger a = after_words_honest"), text)  # claims nothing of its spans
     with pytest.raises(AssertionError, match=r"axis 'a' \(span starts\)"):
         assert_prefix_stable(loads_spec("tagger a = after_words"), text)
+
+
+def test_forced_context_is_leaky_end_to_end(tmp_path):
+    spec = "lexicon w3 (whole_word, encoding=after) { /\\w\\w\\w/ -> W3 }\ndepth in_w3 = w3\nfeed in_w3 as context (force)\n"
+    compile_corpus(loads_spec(spec, "forced.axes"), ListCorpus(TALES), tmp_path / "ds")
+    manifest = Dataset.open(tmp_path / "ds").manifest
+    assert manifest["leaky"] and manifest["leaky_reason"] == "in_w3 is fed as oracle (forced context)"
+    assert manifest["prefix_check"] is None  # nothing read as honest context: nothing to check
+
+
+def test_a_bytes_grid_is_checked_on_its_characters():
+    plan = loads_spec("main bytes\ngroup w = words\nposition wp = w\nfeed wp as context")
+    text = "Ünïcödé wörds, naïve Straße. " * 4
+    cuts = [Cut(k, "any", k % 2 == 0) for k in range(1, len(text))]
+    assert check_document(plan, text, cuts, "Ça va ?", check_targets(plan)) == []
