@@ -68,9 +68,9 @@ def compile_once(spec: Path, checked: bool, budget: float, quarter: bool) -> tup
                 return corpus.fingerprint() + "-quarter"
 
         corpus = Quarter()
-    plan_check = build.plan_prefix_check
+    plan_check = build.prefix_check.plan_corpus_check
     if not checked:
-        build.plan_prefix_check = lambda *args, **kwargs: None
+        build.prefix_check.plan_corpus_check = lambda *args, **kwargs: None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             plan = load_spec(spec)
@@ -78,7 +78,7 @@ def compile_once(spec: Path, checked: bool, budget: float, quarter: bool) -> tup
             summary = build.compile_corpus(plan, corpus, Path(tmp) / "ds", check_budget=budget)
             return time.perf_counter() - started, summary.manifest.get("prefix_check")
     finally:
-        build.plan_prefix_check = plan_check
+        build.prefix_check.plan_corpus_check = plan_check
 
 
 def rows(repeats: int = REPEATS, budget: float | None = None, quick: bool = False) -> list[dict]:

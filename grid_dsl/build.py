@@ -186,28 +186,7 @@ def contiguous_cut(tokens: int, val_fraction: float) -> int:
 _WORKER: dict = {}
 
 
-@attrs.frozen
-class PrefixPlan:
-    """The compile-time prefix check of a corpus (grid_dsl.prefix_check):
-    the plan of the checked axes, what to compare, the cuts per document and
-    the texts that continue a cut."""
-
-    plan: Plan
-    targets: prefix_check.Targets
-    cuts: dict
-    openings: tuple[str, ...]
-
-    def run(self, index: int, text: str, layers, whole) -> tuple[list, int]:
-        cuts = self.cuts.get(index)
-        if not cuts:
-            return [], 0
-        continuation = self.openings[(index + 1) % len(self.openings)] if self.openings else ""
-        found = prefix_check.check_document(self.plan, text, cuts, continuation, self.targets, layers,
-                                            name=str(index), whole=whole)
-        return found, len(cuts)
-
-
-def _init_worker(plan: Plan, axes: list[tuple[str, str]], check: PrefixPlan | None) -> None:
+def _init_worker(plan: Plan, axes: list[tuple[str, str]], check: prefix_check.CorpusCheck | None) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and
     # cleans up; a worker stopping on its own would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -219,7 +198,7 @@ def _compile_in_worker(docs):
 
 
 def compile_chunk(plan: Plan, axes: list[tuple[str, str]], docs: list[tuple],
-                  check: PrefixPlan | None = None) -> tuple[list[tuple], np.ndarray]:
+                  check: prefix_check.CorpusCheck | None = None) -> tuple[list[tuple], np.ndarray]:
     """Compile documents [(index, text, annotations)] to [(index, main,
     [axis ids in `axes` order and dtypes], characters, UTF-8 bytes,
     prefix-check mismatches, cuts checked)], with the distinct main values
@@ -253,7 +232,7 @@ def _chunks(corpus: Corpus, lo: int, hi: int, task_chars: int, seen: list) -> It
         yield batch
 
 
-def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, check: PrefixPlan | None) -> Iterator[tuple]:
+def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, check: prefix_check.CorpusCheck | None) -> Iterator[tuple]:
     """Compile the chunks in order, in this process or in a pool of workers
     with a bounded number of chunks in flight."""
     if workers == 1:
@@ -341,44 +320,6 @@ def survey(corpus: Corpus) -> tuple[np.ndarray, tuple[str, ...]]:
     return lengths, tuple(openings)
 
 
-def plan_prefix_check(plan: Plan, lengths: np.ndarray, openings: tuple[str, ...], lo: int, hi: int,
-                      budget: float, seed: int) -> PrefixPlan | None:
-    """What the prefix check compiles for documents lo..hi-1 (None when no
-    axis fed as context claims anything checkable). The cuts are chosen over
-    the whole corpus, so shards check between them what compiling it whole
-    checks."""
-    targets = prefix_check.check_targets(plan)
-    if not targets:
-        return None
-    cuts = prefix_check.choose_cuts(lengths, prefix_check.budget_chars(int(lengths.sum()), budget), seed)
-    return PrefixPlan(plan.restricted_to(targets.axes), targets, {i: c for i, c in cuts.items() if lo <= i < hi}, openings)
-
-
-def prefix_report(check: PrefixPlan, found: list, cuts: int, allow_leaks: bool) -> dict:
-    """The manifest's record of the prefix check; UserError (nothing written)
-    when an axis failed it and leaks were not allowed."""
-    failed = {}
-    for mismatch in found:
-        failed.setdefault(mismatch.axis, mismatch)
-    fed = {name: [failed[n] for n in names if n in failed] for name, names in check.targets.fed.items()}
-    if failed and not allow_leaks:
-        shown = "\n".join("  " + m.describe() for m in list(failed.values())[:6])
-        leaking = ", ".join(name for name, bad in fed.items() if bad)
-        raise UserError(
-            f"prefix check failed: {len(failed)} axis(es) declared causal change when the text after a position "
-            f"changes, so the context axes {leaking} would reveal upcoming characters ({cuts} cuts checked):\n"
-            f"{shown}\nnothing was written. Feed these axes as predict (or a causal lag of them), fix the spec or "
-            "plug-in that claims causality, or compile with --allow-leaks: the dataset, and every run reading "
-            "these axes, is then labelled LEAKY")
-    return {
-        "cuts": cuts,
-        "documents": len(check.cuts),
-        "allow_leaks": allow_leaks,
-        "axes": {name: {"cuts": cuts, "mismatches": len(bad), "example": bad[0].describe() if bad else None}
-                 for name, bad in fed.items()},
-    }
-
-
 def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction: float = 0.1, seed: int = 0,
                    workers: int = 1, shard: Shard | None = None, progress: bool = False,
                    check_budget: float | None = None, allow_leaks: bool = False) -> Summary:
@@ -405,7 +346,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
     task_chars = int(np.clip(lengths[lo:hi].sum() // (workers * 16), *TASK_CHARS)) if workers > 1 else TASK_CHARS[1]
     seen, megabytes = [0], 0.0
     budget = prefix_check.DEFAULT_BUDGET if check_budget is None else check_budget
-    check = plan_prefix_check(plan, lengths, openings, lo, hi, budget, seed)
+    check = prefix_check.plan_corpus_check(plan, lengths, openings, lo, hi, budget, seed)
     found, cuts = [], 0
     distinct = np.zeros(0, dtype=np.uint32)
     with staged(out) as tmp, contextlib.ExitStack() as open_files:
@@ -426,7 +367,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
                         found += doc_found
                         cuts += doc_cuts
                         bar.update(chars)
-        checked = prefix_report(check, found, cuts, allow_leaks) if check else None
+        checked = check.report(found, cuts, allow_leaks) if check else None
         vocab = [chr(c) for c in distinct.tolist()] if unit == "chars" else list(range(256))
         main = main_entry(unit, vocab)
         for writer in writers.values():

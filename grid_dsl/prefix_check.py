@@ -43,6 +43,7 @@ from axes.base import Lookahead, Spans
 
 from .causality import _clip, _context
 from .compiler import Annotations, compile_text, normalise
+from .diagnostics import UserError
 from .plan import Plan
 
 DEFAULT_BUDGET = 0.2  # characters compiled for the check, as a share of the corpus
@@ -183,6 +184,69 @@ def choose_cuts(lengths: Sequence[int], budget: int, seed: int = 0) -> dict[int,
         if reach >= 1:
             take(i, "uniform", int(rng.integers(1, reach + 1)))
     return {i: sorted(cuts.values(), key=lambda c: c.at) for i, cuts in chosen.items()}
+
+
+# ------------------------------------------------------------- a corpus
+
+
+@attrs.frozen
+class CorpusCheck:
+    """The check of one compile: the plan of the checked axes, what to
+    compare, the cuts per document index and the texts that continue a cut."""
+
+    plan: Plan
+    targets: Targets
+    cuts: dict
+    openings: tuple[str, ...]
+
+    def run(self, index: int, text: str, layers, whole) -> tuple[list, int]:
+        """(mismatches, cuts checked) of document `index`, compiled whole as `whole`."""
+        cuts = self.cuts.get(index)
+        if not cuts:
+            return [], 0
+        continuation = self.openings[(index + 1) % len(self.openings)] if self.openings else ""
+        return check_document(self.plan, text, cuts, continuation, self.targets, layers, str(index), whole), len(cuts)
+
+    def report(self, found: list, cuts: int, allow_leaks: bool) -> dict:
+        """The manifest's record of the check; UserError (nothing written)
+        when an axis failed it and leaks were not allowed."""
+        failed = {}
+        for mismatch in found:
+            failed.setdefault(mismatch.axis, mismatch)
+        fed = {name: [failed[n] for n in names if n in failed] for name, names in self.targets.fed.items()}
+        if failed and not allow_leaks:
+            shown = "\n".join("  " + m.describe() for m in list(failed.values())[:6])
+            leaking = ", ".join(name for name, bad in fed.items() if bad)
+            raise UserError(
+                f"prefix check failed: {_count(len(failed), 'axis', 'axes')} declared causal changed when the text "
+                f"after a position changed, so the context axes {leaking} would reveal upcoming characters "
+                f"({cuts} cuts checked):\n{shown}\nnothing was written. Feed these axes as predict (or a causal lag of "
+                "them), fix the spec or plug-in that claims causality, or compile with --allow-leaks: the dataset, "
+                "and every run reading these axes, is then labelled LEAKY")
+        return {
+            "cuts": cuts,
+            "documents": len(self.cuts),
+            "allow_leaks": allow_leaks,
+            "axes": {name: {"cuts": cuts, "mismatches": len(bad), "example": bad[0].describe() if bad else None}
+                     for name, bad in fed.items()},
+        }
+
+
+def plan_corpus_check(plan: Plan, lengths: np.ndarray, openings: tuple[str, ...], lo: int, hi: int,
+                      budget: float, seed: int) -> CorpusCheck | None:
+    """The check of documents lo..hi-1 (None when no axis fed as context
+    claims anything checkable). The cuts are chosen over the whole corpus,
+    so shards check between them what compiling it whole checks."""
+    targets = check_targets(plan)
+    if not targets:
+        return None
+    cuts = choose_cuts(lengths, budget_chars(int(lengths.sum()), budget), seed)
+    return CorpusCheck(plan.restricted_to(targets.axes), targets, {i: c for i, c in cuts.items() if lo <= i < hi},
+                       openings)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 # ----------------------------------------------------------------- checking

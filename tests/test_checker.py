@@ -99,19 +99,19 @@ def test_option_values_are_checked():
 
 
 def test_context_mode_is_refused_for_a_non_causal_axis():
-    [(line, _, message, hint)] = errors("group s = sentences\nfeed s as context")
+    [(line, _, message, hint)] = errors("group s = paragraphs\nfeed s as context")
     assert line == 2 and message.startswith("context mode needs a causal axis, and 's' looks ahead: unbounded")
     assert "feed s as predict" in hint and "(force)" in hint and "leaky" in hint
 
 
 def test_forced_context_makes_the_run_oracle():
-    plan = loads_spec("group s = sentences\nfeed s as context (force)")
+    plan = loads_spec("group s = paragraphs\nfeed s as context (force)")
     assert plan.feed("s").mode == "oracle" and plan.feed("s").forced and plan.leaky
     assert "forced context makes this run oracle" in plan.warnings[0].message
 
 
 def test_modes_and_feed_options():
-    plan = loads_spec("group w = words\ngroup s = sentences\nfeed w as context\nfeed s as predict (weight=0.25, dim=8)")
+    plan = loads_spec("group w = words\ngroup s = paragraphs\nfeed w as context\nfeed s as predict (weight=0.25, dim=8)")
     assert not plan.leaky
     assert (plan.feed("s").weight, plan.feed("s").dim, plan.feed("w").dtype) == (0.25, 8, "uint8")
     assert plan.feed("nothing") is None

@@ -91,7 +91,7 @@ def test_lag_by_chars_and_after_spans():
 
 def test_lag_causality_covers_the_look_ahead():
     plan = loads_spec(
-        ROLES + "group t = tokens\ngroup w = words\ngroup s = sentences\n"
+        ROLES + "group t = tokens\ngroup w = words\ngroup s = paragraphs\n"
         "lag a = w by 1 chars\nlag b = role after t\nlag c = w after s\nlag d = w after t"
     )
     assert plan.axis("a").causal and plan.axis("d").causal
@@ -145,5 +145,5 @@ def test_views_position_index_depth():
 
 
 def test_view_causality_follows_span_starts():
-    plan = loads_spec("group w = words\ngroup s = sentences\nposition a = w\nposition b = s\nindex c = w")
+    plan = loads_spec("group w = words\ngroup s = paragraphs\nposition a = w\nposition b = s\nindex c = w")
     assert plan.axis("a").causal and plan.axis("c").causal and not plan.axis("b").causal
