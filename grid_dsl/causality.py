@@ -153,7 +153,7 @@ def prefix_violations(
     for cut in sorted(int(k) for k in cut_points):
         if not 0 < cut <= len(full.text) or len(found) == len(names):
             continue
-        prefix = compile_text(plan, text[:cut], _clip(annotations, cut))
+        prefix = compile_text(plan, text[:cut], clip_annotations(annotations, cut))
         if prefix.text != full.text[:cut]:  # normalisation reached across the cut
             continue
         for name in names:
@@ -167,7 +167,7 @@ def prefix_violations(
                 vocab = full.vocab(name)
                 found[name] = Counterexample(
                     name, cut, position, vocab[full_ids[position]], vocab[prefix_ids[position]],
-                    _context(full.text, position, cut),
+                    shown_around(full.text, position, cut),
                 )
     return found
 
@@ -214,7 +214,7 @@ def excerpts(text: str, seed: int = 0) -> list[tuple[int, int]]:
     return windows
 
 
-def _clip(annotations: Annotations | None, cut: int) -> dict | None:
+def clip_annotations(annotations: Annotations | None, cut: int) -> dict | None:
     """The annotations of text[:cut]: spans past the cut are cut too."""
     if not annotations:
         return None
@@ -231,7 +231,7 @@ def _shift(annotations: Annotations | None, start: int, end: int) -> dict | None
     }
 
 
-def _context(text: str, position: int, cut: int) -> str:
+def shown_around(text: str, position: int, cut: int) -> str:
     """The text around `position`: the position in [brackets], the cut
     marked ‖, control characters shown as symbols (⏎ for a newline)."""
     left = max(0, position - CONTEXT_CHARS)

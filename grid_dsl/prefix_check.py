@@ -41,7 +41,7 @@ import numpy as np
 
 from axes.base import Lookahead, Spans
 
-from .causality import _clip, _context
+from .causality import clip_annotations, shown_around
 from .compiler import Annotations, compile_text, normalise
 from .diagnostics import UserError
 from .plan import Plan
@@ -264,7 +264,7 @@ def check_document(plan: Plan, text: str, cuts: Sequence[Cut], continuation: str
     for cut in cuts:
         k = cut.at
         piece = normalised[:k] + (continuation if cut.continued else "")
-        part = compile_text(plan, piece, _clip(annotations, k))
+        part = compile_text(plan, piece, clip_annotations(annotations, k))
         if part.text[:k] != whole.text[:k]:  # normalisation reached across the cut
             continue
         for axis, bound in targets.labels.items():
@@ -276,7 +276,7 @@ def check_document(plan: Plan, text: str, cuts: Sequence[Cut], continuation: str
                     p = int(differ[0])
                     vocab = whole.vocab(axis)
                     found[axis, "labels"] = Mismatch(axis, "labels", name, k, p, vocab[a[p]], vocab[b[p]],
-                                                     _context(whole.text, p, k), cut.continued)
+                                                     shown_around(whole.text, p, k), cut.continued)
         for axis, bound in targets.span_starts.items():
             if (axis, "span starts") not in found:
                 upto = max(k - bound, 0)
@@ -285,7 +285,7 @@ def check_document(plan: Plan, text: str, cuts: Sequence[Cut], continuation: str
                 if len(differ):
                     p = int(differ[0])
                     found[axis, "span starts"] = Mismatch(axis, "span starts", name, k, p, _start(a[p]), _start(b[p]),
-                                                          _context(whole.text, p, k), cut.continued)
+                                                          shown_around(whole.text, p, k), cut.continued)
         for axis, bound in targets.span_ends.items():
             if (axis, "span ends") not in found:
                 a, b = _ends(whole.spans(axis), k - bound), _ends(part.spans(axis), k - bound)
@@ -293,7 +293,7 @@ def check_document(plan: Plan, text: str, cuts: Sequence[Cut], continuation: str
                     p = int(np.setxor1d(a, b)[0]) - 1
                     found[axis, "span ends"] = Mismatch(
                         axis, "span ends", name, k, p, "ends here" if p + 1 in a else "none",
-                        "ends here" if p + 1 in b else "none", _context(whole.text, p, k), cut.continued)
+                        "ends here" if p + 1 in b else "none", shown_around(whole.text, p, k), cut.continued)
     return list(found.values())
 
 
