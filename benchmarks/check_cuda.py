@@ -49,7 +49,7 @@ GPU_CONFIG = dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64
                   warmup_iters=100, eval_iters=20, sample_interval=0, log_interval=50)
 # --tiny: the same checks in seconds (on CPU too), to check the script itself
 TINY_CONFIG = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, dropout=0.0, learning_rate=1e-3,
-                   warmup_iters=2, eval_iters=2, sample_interval=0, log_interval=5)
+                   warmup_iters=2, eval_iters=2, sample_interval=0, log_interval=5, prefix_check=200)
 VARIANTS = {"float32": dict(dtype="float32", compile="false"), "bf16": dict(dtype="bfloat16", compile="false"),
             "bf16+compile": dict(dtype="bfloat16", compile="true")}
 BF16_TOLERANCE, DDP_TOLERANCE, KV_TOLERANCE = 0.05, 0.02, 1e-3

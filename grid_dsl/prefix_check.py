@@ -47,7 +47,7 @@ from .diagnostics import UserError
 from .plan import Plan
 
 DEFAULT_BUDGET = 0.2  # characters compiled for the check, as a share of the corpus
-MIN_BUDGET_CHARS = 60_000  # ... but at least this many: a small corpus is checked thoroughly
+MIN_BUDGET_CHARS = 20_000  # ... but at least this many: a small corpus is checked thoroughly
 CONTINUATION_CHARS = 600  # length of the other document's text put after a prefix
 EARLY_CHARS = 200
 CONTEXT_CHARS = 24  # text shown on each side of a mismatch

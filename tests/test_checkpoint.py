@@ -24,7 +24,7 @@ tagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])
 feed shape as context
 feed words as predict (weight=0.5)
 """
-TINY = TrainConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=1,
+TINY = TrainConfig(prefix_check=200, n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=1,
                    sample_interval=0, device="cpu", max_iters=2, eval_interval=2)
 
 

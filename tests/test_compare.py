@@ -22,7 +22,7 @@ feed shape as context
 feed words as predict (weight=0.5)
 """
 ORACLE = PREDICT.replace("feed words as predict (weight=0.5)", "feed words as oracle")
-TINY = ["n_layer=1", "n_head=2", "n_embd=32", "block_size=16", "batch_size=4", "eval_iters=2", "eval_interval=5",
+TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=32", "block_size=16", "batch_size=4", "eval_iters=2", "eval_interval=5",
         "log_interval=5", "warmup_iters=2", "sample_interval=0", "device=cpu"]
 
 

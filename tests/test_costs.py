@@ -11,7 +11,7 @@ from model.costs import expansion_cost, loop_steps
 
 START = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
 GROWN = START + "tagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\nfeed shape as context\n"
-TINY = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_interval=4", "eval_iters=1",
+TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_interval=4", "eval_iters=1",
         "warmup_iters=1", "sample_interval=0", "device=cpu"]
 CORPUS = "synthetic:stories=8,seed=0"
 

@@ -9,7 +9,7 @@ from conftest import run
 from grid_dsl import cli
 
 TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
-        "eval_interval=3", "eval_iters=1", "warmup_iters=1", "sample_interval=3", "device=cpu"]
+        "eval_interval=3", "eval_iters=1", "warmup_iters=1", "sample_interval=3", "device=cpu", "prefix_check=200"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread

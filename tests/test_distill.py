@@ -42,7 +42,7 @@ feed shape as context
 feed who as context
 feed words as predict (weight=0.5)
 """
-TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=8, eval_iters=2, warmup_iters=2, log_interval=1,
+TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=8, eval_iters=2, warmup_iters=2, log_interval=1, prefix_check=200,
             sample_interval=0, device="cpu", seed=1, max_iters=30, eval_interval=30)
 SETTINGS = Settings(clusters=4, max_depth=3, sample=800)
 

@@ -16,7 +16,7 @@ from model import proposers
 from model.improve import decide, shuffled_control
 
 SPEC = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
-TINY = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_interval=4", "eval_iters=1",
+TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_interval=4", "eval_iters=1",
         "warmup_iters=1", "sample_interval=0", "device=cpu"]
 
 

@@ -34,7 +34,7 @@ feed shape as predict
 SPEC = OLD_SPEC.replace("feed words", RULES + "feed words") + "feed starts as context\n"  # OLD_SPEC + starts
 BAD_SPEC = OLD_SPEC.replace("UPPER, DIGIT, PUNCT", "UPPER, PUNCT") + RULES + "feed starts as context\n"
 ORACLE_SPEC = OLD_SPEC.replace("feed words as context", "feed words as oracle")
-TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=32, batch_size=4, eval_iters=2, warmup_iters=1,
+TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=32, batch_size=4, eval_iters=2, warmup_iters=1, prefix_check=200,
             log_interval=1, sample_interval=0, device="cpu", seed=1, max_iters=3, eval_interval=3)
 WIDTH = 200
 

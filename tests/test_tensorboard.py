@@ -20,7 +20,7 @@ from model.tensorboard import grid_sample_fn, label_text
 from model.train import train
 
 SPEC = "main chars\ngroup words = words\nfeed words as predict (weight=0.5)\n"
-TINY = TrainConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=2,
+TINY = TrainConfig(prefix_check=200, n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=2,
                    log_interval=1, device="cpu", max_iters=6, eval_interval=3, sample_interval=3)
 GRID = "text   Once upon\nwords  WORD WORD"
 

@@ -36,7 +36,7 @@ feed shape as context
 feed words as predict (weight=0.5)
 """
 ORACLE_SPEC = SPEC.replace("feed words as predict (weight=0.5)", "feed words as oracle")
-TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=2,
+TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=2, prefix_check=200,
             log_interval=1, sample_interval=0, device="cpu", seed=1)
 TINY_ARGS = [f"{k}={v}" for k, v in TINY.items()]
 
