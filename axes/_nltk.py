@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import os
 
-import nltk
-
 RESOURCES = {
     "punkt_tab": "tokenizers/punkt_tab/english/",
     "averaged_perceptron_tagger_eng": "taggers/averaged_perceptron_tagger_eng/",
@@ -21,6 +19,8 @@ _download_tried: set[str] = set()
 
 
 def _found(package: str) -> bool:
+    import nltk  # here, not at the top: a spec without NLTK axes never loads it (it pulls scikit-learn and SciPy)
+
     try:
         nltk.data.find(RESOURCES[package])
         return True
@@ -36,6 +36,8 @@ def missing(*packages: str) -> list[str]:
             continue
         if package not in _download_tried and not os.environ.get("MULTIGRID_NO_DOWNLOAD"):
             _download_tried.add(package)
+            import nltk
+
             try:
                 nltk.download(package, quiet=True, raise_on_error=False)
             except Exception:  # any network or disk failure means "still missing"

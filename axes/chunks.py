@@ -35,11 +35,8 @@ import contextlib
 import re
 
 import attrs
-import nltk
 import numpy as np
 import regex
-from nltk import redos
-from nltk.chunk.regexp import RegexpChunkRule
 
 from grid_dsl.diagnostics import Diagnostic, SpecError, did_you_mean
 from grid_dsl.nodes import ChunksDecl, LongStr, Loc
@@ -64,7 +61,7 @@ class ChunksAxis(Axis):
     parent: str | None
     encoding: str
     grammar: str
-    parser: nltk.RegexpParser = attrs.field(eq=False, repr=False)
+    parser: object = attrs.field(eq=False, repr=False)  # nltk.RegexpParser
     tags: tuple[str, ...]  # the tag the chunker reads for each id of the `over` axis
     chunk_labels: tuple[str, ...]  # the labels without B-/I-: chunk label i has span id i+1
     grammar_loc: Loc | None = None
@@ -98,10 +95,12 @@ class ChunksAxis(Axis):
         return Stream(paint_nested(n, spans), spans)
 
 
-def _chunks(tree: nltk.Tree):
+def _chunks(tree):
     """(first token, last token, label, depth) of every subtree below the
     root, outer chunks before the chunks inside them. Leaves are (token
     index, tag) pairs."""
+    import nltk
+
     stack = [(child, 1) for child in reversed(tree) if isinstance(child, nltk.Tree)]
     while stack:
         node, depth = stack.pop()
@@ -149,6 +148,8 @@ def _timed(loc, name: str):
     try:
         yield
     except TimeoutError as err:
+        from nltk import redos
+
         raise SpecError([Diagnostic(
             loc, f"a rule of the chunk grammar of '{name}' took more than {redos.DEFAULT_TIMEOUT:g} s on one span",
             "a tag pattern probably backtracks catastrophically (nested quantifiers like (<.*>+)*); simplify it",
@@ -201,6 +202,8 @@ def _grammar_loc(node: LongStr, offset: int, width: int) -> Loc | None:
 def _grammar_problem(grammar: str) -> tuple[int, int]:
     """(offset, width) of the rule NLTK rejects (the whole grammar if no one
     line is at fault)."""
+    from nltk.chunk.regexp import RegexpChunkRule
+
     for offset, rule, stage in _rule_lines(grammar):
         if not stage:
             return offset, len(rule)  # a rule before any `LABEL:`
@@ -239,6 +242,8 @@ def build_chunks(node: ChunksDecl, ctx) -> ChunksAxis | None:
         ctx.error(node.parent.loc, f"'{parent.name}' has no spans to chunk within", "chunk within a grouping, e.g. sentences")
         return None
     grammar = node.grammar.value
+    import nltk  # only for specs with chunks: it pulls scikit-learn and SciPy
+
     try:
         parser = nltk.RegexpParser(grammar)
     except (ValueError, re.error, regex.error, RecursionError) as err:

@@ -6,6 +6,8 @@
 
 The benchmarks, by the names --only takes, in the order they run:
 
+    startup         seconds until `multigrid --help`, `fmt` and `check` of a spec without NLTK
+                    axes answer (targets <= 0.3 s, 0.6 s, 0.6 s) [bench_startup.py]
     train           ms per training step at nanoGPT's CPU configuration (4 layers, 4 heads,
                     128 wide, block 64, batch 12, no dropout): a minimal plain-PyTorch GPT,
                     the baseline (target <= 1.05x the minimal GPT), and sum, concat and cross
@@ -76,6 +78,13 @@ def verdict(r: dict) -> bool | None:
 # ------------------------------------------------------------- the benchmarks
 # Each takes `quick` and returns rows; the bench_* scripts' own rows differ in
 # shape, so each is converted here.
+
+
+def bench_startup(quick: bool) -> list[dict]:
+    import bench_startup
+
+    return [row(r["name"], r["value"], r["unit"], target=r["target"], on="value")
+            for r in bench_startup.rows(rounds=3 if quick else bench_startup.ROUNDS)]
 
 
 def bench_train(quick: bool) -> list[dict]:
@@ -149,6 +158,7 @@ def bench_train_memory(quick: bool) -> list[dict]:
 
 
 BENCHES = {  # name -> function(quick) -> rows, in the order they run
+    "startup": bench_startup,
     "train": bench_train,
     "sample": bench_sample,
     "lexicon": bench_lexicon,

@@ -8,11 +8,22 @@ aligned meta-token streams.
     ['ROYAL', 'ROYAL', 'ROYAL', 'ROYAL']
 """
 
-from .checker import check, load_spec, loads_spec
-from .compiler import compile_documents, compile_text
-from .diagnostics import SpecError
-from .grid import Grid
-from .parser import parse, parse_file
+import importlib
+
+# Loaded on first use (PEP 562), so that `multigrid --help` and the commands
+# that need no spec start without importing every kind of axis.
+_WHERE = {
+    "check": "checker", "load_spec": "checker", "loads_spec": "checker",
+    "compile_documents": "compiler", "compile_text": "compiler",
+    "SpecError": "diagnostics", "Grid": "grid", "parse": "parser", "parse_file": "parser",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Grid",

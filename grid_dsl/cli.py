@@ -27,12 +27,7 @@ import sys
 from pathlib import Path
 
 from . import argtypes
-from .causality import verify
-from .checker import check
-from .compiler import compile_text
 from .diagnostics import SpecError, UserError, did_you_mean
-from .parser import parse
-from .report import axis_table, causal_text, summary
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_PATH = PACKAGE_DIR / "sample.txt"
@@ -70,6 +65,9 @@ def read_file(path: str | Path, what: str) -> str:
 
 def load_plan(path: str):
     """Parse and check the spec at `path` (SpecError on errors in it)."""
+    from .checker import check
+    from .parser import parse
+
     return check(parse(read_file(path, "spec file"), str(path)))
 
 
@@ -120,6 +118,10 @@ def run_check(args) -> int:
 def check_report(plan, spec_name: str, text: str, source: str, annotations, verifying: bool, cuts: int, seed: int) -> int:
     """Print the table of axes on `text` (and the causality verdicts);
     1 when an axis declared causal was caught looking ahead."""
+    from .causality import verify
+    from .compiler import compile_text
+    from .report import axis_table, causal_text, summary
+
     grid = compile_text(plan, text, annotations)
     verdicts = verify(plan, text, cuts=cuts, seed=seed, annotations=annotations) if verifying else None
     main = plan.main
@@ -156,6 +158,8 @@ def run_show(args) -> int:
     print_warnings(plan)
     names = parse_axes(args.axes, plan.names) if args.axes is not None else None
     text, _ = read_sample(args)
+    from .compiler import compile_text
+
     grid = compile_text(plan, text, read_annotations(args))
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     print(grid.render(names, width=width, color=use_color(args.color)))

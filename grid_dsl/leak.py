@@ -59,6 +59,7 @@ import numpy as np
 
 from .diagnostics import UserError
 
+LEAKY_LABEL = "LEAKY — not an LM score"  # what every number from a leaky run carries
 LEAK_MIN_BITS = 0.05  # leak - lagged must exceed this ...
 LEAK_MIN_RATIO = 1.5  # ... and leak must exceed this multiple of lagged
 BIAS_WARN_BITS = 0.05  # warn when the estimated upward bias of a leak figure exceeds this

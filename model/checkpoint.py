@@ -38,8 +38,6 @@ import os
 import pickle
 from pathlib import Path
 
-import torch
-
 from grid_dsl.diagnostics import UserError
 
 FORMAT = "multigrid-checkpoint/1"
@@ -51,6 +49,8 @@ METRICS = "metrics.json"
 def save(state: dict, path: str | Path) -> None:
     """Write `state` to `path` through a temporary file in the same folder
     and a rename: `path` holds the old checkpoint or the new one, whole."""
+    import torch  # here: the CLI imports this module and must start quickly
+
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -76,6 +76,8 @@ def load(path: str | Path, best: bool = False) -> dict:
     """The checkpoint at `path` (a run directory or a .pt file), on the CPU.
     UserError when it is missing, truncated, corrupted, holds pickled
     objects or is not a multigrid checkpoint."""
+    import torch
+
     file = resolve(path, best)
     if not file.is_file():
         where = f"; {path} holds no {file.name}" if Path(path).is_dir() else ""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from grid_dsl.diagnostics import UserError
 
-from .evaluate import LEAKY_LABEL
+from grid_dsl.leak import LEAKY_LABEL
 
 
 def add_commands(commands) -> None:

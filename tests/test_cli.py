@@ -326,3 +326,23 @@ def test_fmt_syntax_error_exits_2(capsys, spec):
     path = spec("group w = \n")
     code, _, err = run(capsys, "fmt", path, "--check")
     assert code == 2 and f"{path}:2:1: error: unexpected end of file" in err
+
+
+def test_the_command_line_starts_without_torch_or_nltk(tmp_path):
+    """`--help`, `fmt` and `check` of a spec without NLTK axes import neither
+    torch nor NLTK (which pulls scikit-learn and SciPy): they answer at once
+    (benchmarks/bench_startup.py times them)."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "s.axes"
+    spec.write_text("group w = words\nposition p = w\nfeed p as context\n")
+    probe = ("import sys, contextlib, io\nfrom grid_dsl import cli\n"
+             "for argv in (['--help'], ['fmt', '--check', sys.argv[1]], ['check', sys.argv[1]]):\n"
+             "    with contextlib.redirect_stdout(io.StringIO()):\n"
+             "        cli.main(argv)\n"
+             "heavy = sorted(m for m in ('torch', 'nltk', 'sklearn', 'scipy') if m in sys.modules)\n"
+             "print(heavy)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
