@@ -26,6 +26,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import attrs
+
 from . import argtypes
 from .diagnostics import SpecError, UserError, did_you_mean
 
@@ -225,6 +227,7 @@ def _width(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="multigrid", description="MultiGrid: .axes specs, compiled grids, grid transformers and the experiments that test them.")
+    parser.add_argument("--version", action="version", version=f"multigrid {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_text_source(cmd, required: bool):
@@ -262,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare `multigrid`: what it can do
+        parser.print_help()
+        return 0
+    command = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction))).choices.get(argv[0])
+    hint = _config_key_as_option(argv, command) if command else ""
+    if hint:
+        command.print_usage(sys.stderr)
+        print(f"multigrid {argv[0]}: error: {hint}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed)
@@ -280,6 +293,34 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("multigrid")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "(not installed)"
+
+
+def _config_key_as_option(argv: list[str], command: argparse.ArgumentParser) -> str:
+    """The hint for a training key written as an option (`--max_iters=10`,
+    nanoGPT's style) to a command that takes key=value overrides and has no
+    such option of its own."""
+    if not any(action.metavar == "key=value" for action in command._actions):
+        return ""
+    from model.config import TrainConfig  # light: attrs and the standard library
+
+    keys = {field.name for field in attrs.fields(TrainConfig)}
+    own = {option for action in command._actions for option in action.option_strings}
+    for i, arg in enumerate(argv):
+        name, _, value = arg[2:].partition("=")
+        if arg.startswith("--") and name.replace("-", "_") in keys and arg.split("=")[0] not in own:
+            value = value or (argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else "N")
+            key = name.replace("-", "_")
+            return f"training keys are written key=value, not as options: write {key}={value} (see `multigrid {argv[0]} --help`)"
+    return ""
 
 
 if __name__ == "__main__":

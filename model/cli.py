@@ -33,8 +33,15 @@ def _device(value: str) -> str:
 
 
 def add_commands(commands) -> None:
-    train_cmd = commands.add_parser("train", help="train a grid transformer on a compiled dataset",
-                                    description="Train a grid transformer. Keys: see model/config.py (TrainConfig).")
+    from .config import TrainConfig
+
+    train_cmd = commands.add_parser(
+        "train", help="train a grid transformer on a compiled dataset",
+        description="Train a grid transformer. Configuration keys are written key=value after the\n"
+                    "options (e.g. max_iters=500 n_layer=2); they override a --config file, which\n"
+                    "overrides the defaults.",
+        epilog="configuration keys (key=default  meaning):\n" + TrainConfig.keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     train_cmd.add_argument("--data", required=True, metavar="DIR", help="a compiled dataset (multigrid compile)")
     train_cmd.add_argument("--out", required=True, metavar="RUN", help="the run directory")
     train_cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys")

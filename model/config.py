@@ -48,11 +48,11 @@ MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion", "ax
 @attrs.frozen
 class TrainConfig:
     # the network
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64
-    dropout: float = 0.0
+    n_layer: int = 4  # transformer blocks
+    n_head: int = 4  # attention heads per block
+    n_embd: int = 128  # width of the residual stream
+    block_size: int = 64  # characters (or bytes) of context
+    dropout: float = 0.0  # in training only
     bias: bool = False  # nanoGPT's default: no biases in linear layers and norms
     fusion: str = "sum"  # how axis embeddings join the main stream: sum | concat | cross
     axes: str = "fed"  # the axes the model reads: fed (every axis the spec feeds) | none (the baseline) | a,b,...
@@ -60,13 +60,13 @@ class TrainConfig:
     batch_size: int = 12  # windows per micro-batch, per process
     grad_accum: int = 1  # micro-batches per optimizer step (global batch = batch_size * grad_accum * processes)
     max_iters: int = 2000  # optimizer steps (the step budget)
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # peak, after the warm-up
     min_lr_fraction: float = 0.1  # cosine decay ends at learning_rate * this
-    warmup_iters: int = 100
+    warmup_iters: int = 100  # steps of linear warm-up
     lr_decay_iters: int = 0  # steps of the cosine decay; 0 = max_iters
     weight_decay: float = 0.1  # on 2-D weights only (matrices and embeddings)
-    beta1: float = 0.9
-    beta2: float = 0.99
+    beta1: float = 0.9  # AdamW
+    beta2: float = 0.99  # AdamW
     grad_clip: float = 1.0  # 0 = no clipping
     # evaluation, logging, samples
     eval_interval: int = 250  # steps between evaluations (and checkpoints)
@@ -77,12 +77,31 @@ class TrainConfig:
     respect_documents: bool = False  # keep training windows inside one document
     prefix_check: int = 2000  # validation positions whose context labels are checked against their prefix (0 = none)
     # system
-    seed: int = 1337
+    seed: int = 1337  # initial weights, batches and dropout
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 (autocast on CUDA only; CPU trains in float32)
     compile: bool = True  # torch.compile on CUDA; ignored on CPU
 
     # ------------------------------------------------------------- loading
+
+    @classmethod
+    def keys_help(cls) -> str:
+        """Every key with its default and the comment beside it in this
+        class (the one place they are written), grouped as here: what
+        `multigrid train --help` lists."""
+        source = Path(__file__).read_text(encoding="utf-8")  # not inspect: the CLI builds this at start-up
+        body = source[source.index(f"class {cls.__name__}:"):source.index("    # ------------------------------------------------------------- loading")]
+        lines = []
+        for line in body.splitlines():
+            group = re.fullmatch(r"    # (\w[\w ,]*)", line)
+            field = re.fullmatch(r"    (\w+): [\w| ]+ = ([^#]+?)\s*(?:#\s*(.*))?", line)
+            if group:
+                lines.append(f"{group.group(1)}:")
+            elif field:
+                name, default, meaning = field.groups()
+                lines.append(f"  {name}={default.strip()}".ljust(26) + (f" {meaning}" if meaning else ""))
+        return "\n".join(lines)
+
 
     @classmethod
     def load(cls, file: str | Path | None = None, overrides: Iterable[str] = (), base: dict | None = None) -> "TrainConfig":

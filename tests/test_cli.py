@@ -346,3 +346,38 @@ def test_the_command_line_starts_without_torch_or_nltk(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_bare_command_prints_the_help_and_version_answers(capsys):
+    code, out, err = run(capsys)
+    assert code == 0 and out.startswith("usage: multigrid") and "COMMAND" in out and err == ""
+    assert cli.main(["--version"]) == 0 and capsys.readouterr().out.startswith("multigrid ")
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["--max_iters=10"], "write max_iters=10"),
+    (["--n-layer", "3"], "write n_layer=3"),
+    (["--learning_rate"], "write learning_rate=N"),
+])
+def test_a_training_key_written_as_an_option_gets_the_usage_and_the_hint(capsys, argv, hint):
+    code, out, err = run(capsys, "train", "--data", "d", "--out", "r", *argv)
+    assert code == 2 and err.startswith("usage: multigrid train") and hint in err and "key=value" in err
+
+
+def test_an_option_of_the_command_is_not_taken_for_a_key(capsys, tmp_path):
+    # `sample --seed` is sample's own option; `seed` is also a training key
+    code, out, err = run(capsys, "sample", tmp_path / "missing", "--seed", "3")
+    assert code == 2 and "written key=value" not in err
+
+
+def test_train_help_lists_every_key_with_its_default_and_meaning(capsys):
+    import attrs
+
+    from model.config import TrainConfig
+
+    assert cli.main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    for field in attrs.fields(TrainConfig):
+        assert f"  {field.name}=" in out, field.name
+    assert "max_iters=2000" in out and "optimizer steps (the step budget)" in out
+    assert "prefix_check=2000" in out
