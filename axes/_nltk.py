@@ -7,7 +7,9 @@ resource is missing, it is downloaded once with nltk.download; if that fails
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 
 RESOURCES = {
@@ -38,8 +40,9 @@ def missing(*packages: str) -> list[str]:
             _download_tried.add(package)
             import nltk
 
-            try:
-                nltk.download(package, quiet=True, raise_on_error=False)
+            try:  # NLTK prints its own "[nltk_data] Error loading ..." lines: ours says it better
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    nltk.download(package, quiet=True, raise_on_error=False)
             except Exception:  # any network or disk failure means "still missing"
                 pass
             if _found(package):
@@ -51,8 +54,10 @@ def missing(*packages: str) -> list[str]:
 def missing_message(packages: list[str]) -> tuple[str, str]:
     """(message, hint) for missing NLTK data."""
     names = " ".join(packages)
+    tried = ("no download was attempted: MULTIGRID_NO_DOWNLOAD is set" if os.environ.get("MULTIGRID_NO_DOWNLOAD")
+             else "and downloading it failed")
     return (
-        f"NLTK data not found: {names} (and downloading it failed)",
+        f"NLTK data not found: {names} ({tried})",
         f"run `python -m nltk.downloader {names}` on a machine with internet, "
         "or point NLTK_DATA at a folder that has it",
     )

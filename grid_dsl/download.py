@@ -140,14 +140,23 @@ def fetch(name: str, *, progress: bool | None = None) -> Path:
     if os.environ.get(NO_DOWNLOAD_ENV):
         raise UserError(f"corpus '{name}' is not in the cache ({path}) and downloads are off "
                         f"({NO_DOWNLOAD_ENV} is set). {offline_hint(corpus, path)}")
+    created = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create the cache folder {path.parent}: {err.strerror or err}; "
                         f"set {CACHE_ENV} to a folder you can write to") from None
     url, hint = source_url(corpus), offline_hint(corpus, path)
-    download(url, path, check=lambda partial, digest: admit(corpus, url, partial, digest, path, hint),
-             label=name, progress=progress, hint=hint)
+    try:
+        download(url, path, check=lambda partial, digest: admit(corpus, url, partial, digest, path, hint),
+                 label=name, progress=progress, hint=hint)
+    except BaseException:
+        for folder in created:  # deepest first: a failed download leaves no empty cache folders
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     return path
 
 

@@ -339,3 +339,18 @@ def test_progress_bar_on_a_stderr_that_is_not_a_terminal(mirror, capsys):
 def test_no_progress_bar_by_default_when_stderr_is_not_a_terminal(mirror, capsys):
     download.fetch("tinyshakespeare")
     assert capsys.readouterr().err == ""
+
+
+def test_a_failed_download_leaves_no_empty_cache_folder(cache, monkeypatch):
+    monkeypatch.setenv("MULTIGRID_CORPUS_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(UserError):
+        open_corpus("grimm")
+    assert not cache.exists()  # neither the cache nor its corpora/ folder was left behind
+
+
+def test_a_failed_download_keeps_a_cache_folder_that_was_there(cache, monkeypatch):
+    (cache / "corpora").mkdir(parents=True)
+    monkeypatch.setenv("MULTIGRID_CORPUS_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(UserError):
+        open_corpus("grimm")
+    assert (cache / "corpora").is_dir()

@@ -3,6 +3,7 @@ offsets, the vectorised tagger against NLTK's, and prefix tagging against its
 literal definition (axes/pos.py)."""
 
 import random
+import sys
 import warnings
 
 import numpy as np
@@ -339,3 +340,29 @@ def test_option_errors():
         (2, "option 'prefix': expected true or false (or the bare option name for true)"),
         (3, "unknown option 'lang'"),
     ]
+
+
+def test_offline_nltk_messages_are_ours_alone(monkeypatch, tmp_path, capsys):
+    """NLTK's own "[nltk_data] Error loading" lines are not shown before our
+    located error, and with MULTIGRID_NO_DOWNLOAD the error says no download
+    was attempted."""
+    import nltk
+
+    from axes import _nltk
+
+    def noisy_download(package, **options):
+        print(f"[nltk_data] Error loading {package}: <urlopen error offline>")
+        print(f"[nltk_data] Error loading {package}", file=sys.stderr)
+        return False
+
+    monkeypatch.setattr(nltk, "download", noisy_download)
+    monkeypatch.setattr(_nltk, "_found", lambda package: False)
+    monkeypatch.setattr(_nltk, "_download_tried", set())
+    monkeypatch.delenv("MULTIGRID_NO_DOWNLOAD", raising=False)
+    assert _nltk.missing("punkt_tab") == ["punkt_tab"]
+    out, err = capsys.readouterr()
+    assert "[nltk_data]" not in out + err
+    assert "(and downloading it failed)" in _nltk.missing_message(["punkt_tab"])[0]
+    monkeypatch.setenv("MULTIGRID_NO_DOWNLOAD", "1")
+    message, hint = _nltk.missing_message(["punkt_tab"])
+    assert "no download was attempted: MULTIGRID_NO_DOWNLOAD is set" in message and "nltk.downloader" in hint
