@@ -36,6 +36,7 @@ def test_without_cuda_it_says_so_and_exits_2(capsys):
     assert "sees no CUDA device: run this on a GPU machine" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tiny_run_on_cpu_passes_every_check(tmp_path, capsys):
     assert check_cuda.main(["--device", "cpu", "--tiny", "--steps", "6", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -111,6 +111,7 @@ def innermost_labels(n, spans):
     return label, start
 
 
+@pytest.mark.slow
 def test_chunks_are_regexpparsers_on_the_treebank(treebank, treebank_grid):
     sents, text, _, _ = treebank
     assert len(sents) == 3914

@@ -26,7 +26,7 @@ TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=32", "block_size=16
         "log_interval=5", "warmup_iters=2", "sample_interval=0", "device=cpu"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]  # end to end; conftest: tiny models, one thread
 
 
 @pytest.fixture(scope="module")

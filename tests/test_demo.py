@@ -12,7 +12,7 @@ TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", 
         "eval_interval=3", "eval_iters=1", "warmup_iters=1", "sample_interval=3", "device=cpu", "prefix_check=200"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]  # end to end; conftest: tiny models, one thread
 
 
 def table(out: str) -> dict:

@@ -21,6 +21,7 @@ def grimm_file(grimm, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS)
 def test_example_passes_check_verify_on_grimm(spec, grimm_file, capsys):
     code = cli.main(["check", str(EXAMPLES / spec), "--file", str(grimm_file), "--verify"])

@@ -20,7 +20,7 @@ TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16
         "warmup_iters=1", "sample_interval=0", "device=cpu"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one thread
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]  # end to end; conftest: tiny models, one thread
 
 
 def loop_args(spec, out, *extra):

@@ -355,6 +355,7 @@ def test_bfloat16_autocast(fusion):
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),
                     reason="torch.compile on CPU needs a C++ compiler")
+@pytest.mark.slow
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_compiles_as_one_graph(fusion):
     """The CUDA path compiles the model (train.py); here on CPU: one graph,

@@ -83,6 +83,7 @@ def assert_matches_nltk(grid, text, want):
 # ------------------------------------------------------------ exactness
 
 
+@pytest.mark.slow
 def test_grimm_equals_nltk_pos_tag(grimm, both, nltk_tools):
     nltk = nltk_tools[0]
     want = reference(grimm, nltk_tools)
@@ -95,6 +96,7 @@ def test_grimm_equals_nltk_pos_tag(grimm, both, nltk_tools):
         assert grimm[s:e] == token or (token in QUOTES and grimm[s:e] in QUOTES)
 
 
+@pytest.mark.slow
 def test_treebank_raw_sentences_equal_nltk_pos_tag(both, nltk_tools):
     from nltk.corpus import treebank
 
@@ -164,6 +166,7 @@ def engine():
     return engine()
 
 
+@pytest.mark.slow
 def test_engine_equals_nltk_tagger_on_treebank(engine, nltk_tools):
     from nltk.corpus import treebank
 

@@ -325,6 +325,7 @@ def test_referee_on_one_document_split_contiguously(tmp_path):
     assert result.ok and result.positions >= 40
 
 
+@pytest.mark.slow
 def test_eval_referee_labels_a_run_on_an_opted_out_dataset_leaky(tmp_path, capsys):
     """The dataset was compiled with --allow-leaks: the referee finds the
     labels the prefix does not give, and eval labels every number LEAKY."""
@@ -354,6 +355,7 @@ def test_eval_referee_labels_a_run_on_an_opted_out_dataset_leaky(tmp_path, capsy
     assert not (tmp_path / "new.axes").exists()
 
 
+@pytest.mark.slow
 def test_improve_refuses_a_leaky_start(tmp_path, capsys):
     """improve compiles its start spec itself, so the prefix check stops it."""
     (tmp_path / "liar.axes").write_text("tagger p = peeks\nfeed p as context\n")

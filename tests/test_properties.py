@@ -70,6 +70,7 @@ def test_causal_axes_are_prefix_stable(spec, text, data):  # property 6
     assert_prefix_stable(plan, text, cuts)
 
 
+@pytest.mark.slow
 @SLOW
 @given(spec_asts(max_axes=6, taggers=("char_class",)), long_texts(), st.data())
 def test_what_check_declares_holds_at_late_cuts_of_long_texts(spec, text, data):  # property 6, state that lasts

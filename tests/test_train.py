@@ -144,6 +144,7 @@ def test_gradient_accumulation_takes_the_step_of_the_whole_batch(data, tmp_path)
     assert not torch.allclose(a["lm_head.weight"], half["lm_head.weight"], atol=1e-4)  # another batch, another step
 
 
+@pytest.mark.slow
 def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
     reference = train(data, tmp_path / "one", config(batch_size=4, grad_accum=2, max_iters=3, eval_interval=3),
                       progress=False)
