@@ -51,6 +51,21 @@ def add_commands(commands) -> None:
     cmd.set_defaults(run=run_demo)
 
 
+# Measured on two CPU cores (README: the demo's 2,000 steps take about five minutes):
+# about 65 ms a training step of DEMO_CONFIG's model, and 45 s for
+# the rest (the corpus, compiling, the referee, scoring every validation character).
+CPU_STEP_SECONDS = 0.065
+CPU_FIXED_SECONDS = 45
+
+
+def expected_time(config, device) -> str:
+    """How long the demo should take, said up front (CPU only: a GPU's varies)."""
+    if device.type != "cpu" or config.n_embd != DEMO_CONFIG.get("n_embd", config.n_embd):
+        return ""
+    minutes = (2 * config.max_iters * CPU_STEP_SECONDS + CPU_FIXED_SECONDS) / 60
+    return f" (about {max(1, round(minutes))} minute{'s' if round(minutes) > 1 else ''} on a two-core CPU)"
+
+
 def run_demo(args) -> int:
     from grid_dsl.build import compile_corpus
     from grid_dsl.cli import DEMO_SPEC_PATH, load_plan
@@ -68,7 +83,7 @@ def run_demo(args) -> int:
     corpus = synthetic_corpus(stories=args.stories, seed=0)
 
     say(f"MultiGrid demo: a baseline and a grid transformer on {args.stories} synthetic fairy tales, "
-        f"{config.max_iters} steps each, on {device}.")
+        f"{config.max_iters} steps each, on {device}" + expected_time(config, device) + ".")
     say(f"\n1. the spec {DEMO_SPEC_PATH} on the first tale (planted stages and speakers come from the generator):\n")
     say(preview(plan, corpus))
 

@@ -65,6 +65,8 @@ from .model import GridTransformer
 from .model_axes import grid_config, initial_axes, model_axes
 from .tensorboard import RunLog
 
+PROGRESS_SECONDS = 30.0  # between the plain progress lines of a run whose stderr is not a terminal
+
 SPLITS = ("train", "val")
 
 
@@ -221,6 +223,7 @@ class Trainer:
         deadline = started + max_time if max_time else None
         pending = []  # (step, objective, grad norm) tensors not yet read back from the device
         mark = (time.perf_counter(), self.tokens)
+        said = mark[0]
         bar = tqdm(total=cfg.max_iters, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=None if self.master and self.progress else True)
         batch = self.draw()
@@ -252,6 +255,10 @@ class Trainer:
                         speed = (self.tokens - mark[1]) / max(now - mark[0], 1e-9)
                         mark = (now, self.tokens)
                         bar.set_postfix(loss=f"{loss_value:.4f}", tok_s=f"{speed:,.0f}", refresh=False)
+                        if bar.disable and self.master and self.progress and now - said >= PROGRESS_SECONDS:
+                            said = now  # no bar on a pipe or in a file: a plain line, now and then
+                            print(f"step {self.step:,}/{cfg.max_iters:,}: train loss {loss_value:.4f}, "
+                                  f"{speed:,.0f} tokens/s, {self.clock():,.0f} s", file=sys.stderr, flush=True)
                         if self.log:
                             self.log.train_step(self.step, loss_value, lr, norm, speed)
                     if self.sample_fn and cfg.sample_interval and self.step % cfg.sample_interval == 0:

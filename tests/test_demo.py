@@ -84,3 +84,16 @@ def test_demo_rejects_an_unknown_config_key(tmp_path, capsys):
     code, _, err = run(capsys, "demo", "--out", tmp_path / "demo", "--steps", "1", "n_layers=1")
     assert code == 2 and "unknown key 'n_layers'" in err and "n_layer" in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_the_demo_says_up_front_how_long_it_takes_on_a_cpu():
+    import torch
+
+    from model.config import TrainConfig
+    from model.demo import DEMO_CONFIG, expected_time
+
+    full = TrainConfig(**{**DEMO_CONFIG, "max_iters": 2000})
+    assert expected_time(full, torch.device("cpu")) == " (about 5 minutes on a two-core CPU)"
+    assert expected_time(full.replace(max_iters=100), torch.device("cpu")) == " (about 1 minute on a two-core CPU)"
+    assert expected_time(full, torch.device("meta")) == ""  # not a CPU: no promise
+    assert expected_time(full.replace(n_embd=16, n_head=2), torch.device("cpu")) == ""  # another model

@@ -335,3 +335,15 @@ def test_axes_selects_fed_axes_and_names_the_ones_it_cannot(data, tmp_path):
     with pytest.raises(UserError, match=r"axes names 'nope', which dataset .* does not feed; the fed axes are"):
         train(data, tmp_path / "bad", config(max_iters=1, axes="nope"), progress=False)
     assert not (tmp_path / "bad").exists()
+
+
+def test_progress_to_a_pipe_is_a_plain_line_now_and_then(data, tmp_path, capsys, monkeypatch):
+    """stderr is not a terminal under pytest: no bar, but plain lines."""
+    import model.train as train_module
+
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)
+    train(data, tmp_path / "run", config(max_iters=4, log_interval=2, eval_interval=4), progress=True)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("step ") and "tokens/s" in line]
+    assert [line.split(":")[0] for line in lines] == ["step 2/4", "step 4/4"]
+    assert "train loss" in lines[0]
