@@ -128,6 +128,13 @@ class Summary:
     seconds: float = 0.0
     megabytes: float = 0.0  # UTF-8 text compiled (merge: bytes written)
     replaced: bool = False  # an older dataset was at the path
+    unlabelled: tuple[str, ...] = ()  # stored axes with no label anywhere in what was compiled
+
+    def warnings(self) -> list[str]:
+        """For stderr: what the user most likely did not mean."""
+        return [f"warning: axis '{name}' has no label anywhere in {self.manifest['corpus']['name']} (0% coverage): "
+                "its patterns or segmenter match nothing in this corpus; check them with "
+                "`multigrid show SPEC --file SAMPLE`" for name in self.unlabelled]
 
     def lines(self) -> list[str]:
         m = self.manifest
@@ -348,6 +355,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
     budget = prefix_check.DEFAULT_BUDGET if check_budget is None else check_budget
     check = prefix_check.plan_corpus_check(plan, lengths, openings, lo, hi, budget, seed)
     found, cuts = [], 0
+    labelled = np.zeros(len(axes), dtype=bool)
     distinct = np.zeros(0, dtype=np.uint32)
     with staged(out) as tmp, contextlib.ExitStack() as open_files:
         writers = {}
@@ -363,6 +371,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
                     distinct = np.union1d(distinct, chunk_distinct)
                     for index, main, streams, chars, nbytes, doc_found, doc_cuts in results:
                         _append(writers, split, is_val, index, main, streams)
+                        labelled |= np.array([np.any(stream) for stream in streams], dtype=bool)
                         megabytes += nbytes / 1e6
                         found += doc_found
                         cuts += doc_cuts
@@ -379,6 +388,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
                                  prefix_check=checked)
         (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
     return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=megabytes,
+                   unlabelled=tuple(a["name"] for a, seen in zip(axes, labelled) if not seen),
                    replaced=existing is not None)
 
 

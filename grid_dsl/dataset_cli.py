@@ -43,6 +43,8 @@ def run_compile(args) -> int:
     for line in summary.lines():
         print(line)
     sys.stdout.flush()
+    for line in summary.warnings():
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -137,6 +137,27 @@ def summarise(config: dict, runs: dict) -> dict:
 # ----------------------------------------------------------------- tables
 
 
+def matched_lines(configurations: list[dict]) -> list[str]:
+    """What --match-params did to each configuration, saying so when it
+    changed nothing (the configuration was already the closest)."""
+    matched = [c for c in configurations if c["matched"]]
+    if not matched:
+        return ["", "Parameters not matched: each configuration has the config's shape."]
+    m = matched[0]["matched"]
+    changed = [c for c in matched if c["matched"]["from"] != c["matched"]["to"]]
+    lines = ["", f"Parameters matched to the baseline by {m['by']} ("
+                 + (f"{m['key']} adjusted" if changed else "nothing adjusted: every configuration was already the closest")
+                 + "):"]
+    for c in matched:
+        mc = c["matched"]
+        change = (f"{mc['key']} {mc['from']} → {mc['to']}" if mc["from"] != mc["to"]
+                  else f"{mc['key']} {mc['from']} kept (nothing adjusted)")
+        lines.append(f"- {c['name']}: {change}, {c['parameters']:,} parameters (baseline "
+                     f"{mc['baseline_parameters']:,}; {mc['unmatched_parameters']:,} unmatched)")
+    return lines
+
+
+
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
@@ -193,15 +214,7 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
                  f"{score_cell(row, 'lowest_bpc_joint', True)} ({row['lowest_step']:,.0f})",
                  score_cell(row, "diff_lowest_bpc_joint", False)]
         lines.append("| " + " | ".join(cells) + " |")
-    matched = [c for c in plan["configurations"] if c["matched"]]
-    if matched:
-        by = matched[0]["matched"]["by"]
-        lines += ["", f"Parameters matched to the baseline by {by} ({matched[0]['matched']['key']} adjusted):"]
-        lines += [f"- {c['name']}: {c['matched']['key']} {c['matched']['from']} → {c['matched']['to']}, "
-                  f"{c['parameters']:,} parameters (baseline {c['matched']['baseline_parameters']:,}; "
-                  f"{c['matched']['unmatched_parameters']:,} unmatched)" for c in matched]
-    else:
-        lines += ["", "Parameters not matched: each configuration has the config's shape."]
+    lines += matched_lines(plan["configurations"])
     lines += ["", "![validation bpc_joint](results.png)", ""]
     return "\n".join(lines)
 

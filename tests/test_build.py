@@ -424,3 +424,15 @@ def test_command_line_errors(tmp_path, capsys, spec_file):
     code, _, err = run(capsys, "merge", tmp_path / "nowhere", "--out", tmp_path / "m")
     assert code == 2 and "dataset not found" in err
     assert sorted(os.listdir(tmp_path)) == ["tale.txt", "tiny.axes"]
+
+
+def test_an_axis_with_no_label_in_the_whole_corpus_is_warned_about(tmp_path, capsys):
+    from grid_dsl.cli import main
+
+    (tmp_path / "s.axes").write_text('group w = words\nlexicon dragon { "dragon" -> DRAGON }\n'
+                                     "feed w as context\nfeed dragon as predict\n")
+    (tmp_path / "c.txt").write_text("The king had a daughter.\n\nThe frog sat by the well.\n")
+    assert main(["compile", str(tmp_path / "s.axes"), str(tmp_path / "c.txt"), "--out", str(tmp_path / "ds")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: axis 'dragon' has no label anywhere in c (0% coverage)" in err
+    assert "axis 'w'" not in err

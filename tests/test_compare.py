@@ -246,3 +246,19 @@ def test_interval_uses_students_t():
     mean, std, low, high = report.interval([1.0, 2.0, 3.0])
     assert (mean, std) == (2.0, 1.0) and high - mean == pytest.approx(4.302652730 / 3 ** 0.5, rel=1e-9)
     assert report.interval([1.5])[0] == 1.5 and all(v != v for v in report.interval([1.5])[1:])  # nan: no spread
+
+
+def test_match_params_says_when_it_adjusted_nothing():
+    from model.report import matched_lines
+
+    def config(name, before, after):
+        return {"name": name, "parameters": 1000, "matched": {"by": "width", "key": "n_embd", "from": before,
+                                                              "to": after, "baseline_parameters": 990,
+                                                              "unmatched_parameters": 1000}}
+
+    kept = matched_lines([config("a", 32, 32)])
+    assert "nothing adjusted: every configuration was already the closest" in kept[1]
+    assert kept[2] == "- a: n_embd 32 kept (nothing adjusted), 1,000 parameters (baseline 990; 1,000 unmatched)"
+    changed = matched_lines([config("a", 32, 32), config("b", 32, 28)])
+    assert "(n_embd adjusted)" in changed[1] and "n_embd 32 → 28" in changed[3]
+    assert matched_lines([{"name": "a", "matched": None}])[1].startswith("Parameters not matched")
