@@ -44,6 +44,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import attrs
@@ -320,10 +321,14 @@ def train_resumable(ds, run: Path, config, init_model=None) -> dict:
     status = run_state(run)
     if status == "done":
         return json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    # The loop and equal-compute train for many minutes: say which run, and
+    # show its progress (a bar on a terminal, a line every 30 s otherwise).
+    print(f"training {run} ({config.max_iters:,} steps{', resumed' if status == 'partial' else ''})",
+          file=sys.stderr, flush=True)
     if status == "partial":
-        return train(ds, run, config, resume=True, progress=False)
+        return train(ds, run, config, resume=True, progress=True)
     shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint
-    return train(ds, run, config, init_model=init_model, progress=False)
+    return train(ds, run, config, init_model=init_model, progress=True)
 
 
 def write_atomic(path: Path, text: str) -> None:

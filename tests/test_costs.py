@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run
-from model.costs import expansion_cost, loop_steps
+from model.costs import equal_compute, expansion_cost, loop_steps
 
 START = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
 GROWN = START + "tagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\nfeed shape as context\n"
@@ -125,3 +125,13 @@ def test_a_loop_from_an_oracle_spec_is_labelled_leaky():
     first = equal_compute_table([row]).splitlines()[2]
     assert first == f"| 0 | (first model) | 8 | 8: {LEAKY_LABEL}: 1.5000 | {LEAKY_LABEL}: 1.4000 | 2.0000 |"
     assert LEAKY_LABEL not in equal_compute_table([{**row, "leaky": False}])
+
+
+def test_equal_compute_shows_which_run_it_trains(loop, tmp_path, capsys):
+    from model.improve import run_state
+
+    out = tmp_path / "eq_progress"
+    equal_compute(loop, out)
+    err = capsys.readouterr().err
+    assert f"training {out / 'spec'} (" in err and f"training {out / 'baseline'} (" in err
+    assert run_state(out / "spec") == "done"
