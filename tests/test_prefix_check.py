@@ -405,3 +405,14 @@ def test_a_bytes_grid_is_checked_on_its_characters():
     text = "Ünïcödé wörds, naïve Straße. " * 4
     cuts = [Cut(k, "any", k % 2 == 0) for k in range(1, len(text))]
     assert check_document(plan, text, cuts, "Ça va ?", check_targets(plan)) == []
+
+
+def test_referee_on_a_bytes_dataset_cuts_at_whole_characters(tmp_path):
+    from grid_dsl.referee import referee
+
+    spec = "main bytes\ngroup w = words\nposition wp = w\nfeed wp as context\n"
+    texts = ["Ünïcödé wörds and naïve Straße, ça va? " * 6, "Ελλάδα и Привет — 日本語の文. " * 6] * 3
+    compile_corpus(loads_spec(spec, "bytes.axes"), ListCorpus(texts), tmp_path / "ds", val_fraction=0.5)
+    ds = Dataset.open(tmp_path / "ds")
+    result = referee(ds, loads_spec(spec, "bytes.axes"), ["wp"], positions=300)
+    assert result.ok and result.positions > 50
