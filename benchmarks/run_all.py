@@ -48,7 +48,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from datetime import datetime, timezone
@@ -56,6 +55,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # grid_dsl, when run from a clone that is not installed
 
 
 def row(name: str, value: float, unit: str, *, ratio: float | None = None, of: str | None = None,
@@ -230,17 +230,11 @@ def format_table(rows: list[dict]) -> str:
 
 
 def write_json(path: Path, report: dict) -> None:
-    """Written to a temporary file beside `path`, then renamed: never half-written."""
+    """Written through grid_dsl.files: never half-written."""
+    from grid_dsl.files import write_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(report, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,12 +33,11 @@ ids mean.
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
 from pathlib import Path
 
 from grid_dsl.diagnostics import UserError
+from grid_dsl.files import write_atomically, write_json_atomically
 
 FORMAT = "multigrid-checkpoint/1"
 LAST = "ckpt.pt"
@@ -51,17 +50,7 @@ def save(state: dict, path: str | Path) -> None:
     and a rename: `path` holds the old checkpoint or the new one, whole."""
     import torch  # here: the CLI imports this module and must start quickly
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, writer=lambda handle: torch.save(state, handle))
 
 
 def resolve(path: str | Path, best: bool = False) -> Path:
@@ -117,8 +106,15 @@ def reads_leaky(axes: list[dict], referee=None) -> bool:
     (grid_dsl.referee) found a context label the prefix does not give. The
     dataset's other axes don't count: a baseline on an oracle spec's data
     reads none of them."""
-    return any(a["mode"] == "oracle" or (a["mode"] == "context" and (not a["causal"] or a.get("prefix_failed")))
-               for a in axes) or (referee is not None and not referee.ok)
+    return any(map(axis_leaky, axes)) or (referee is not None and not referee.ok)
+
+
+def axis_leaky(entry: dict) -> bool:
+    """The one definition for one axis a model reads (a checkpoint or
+    manifest entry): oracle, or context that is not causal (forced) or
+    failed the compile-time prefix check."""
+    return entry["mode"] == "oracle" or (entry["mode"] == "context" and (
+        not entry["causal"] or bool(entry.get("prefix_failed")) or prefix_failed(entry)))
 
 
 def prefix_failed(entry: dict) -> bool:
@@ -193,12 +189,4 @@ def check_new_run(out: Path) -> None:
                         "or choose another --out")
 
 
-def write_json(path: Path, value: dict) -> None:
-    """Atomically, like the checkpoints (metrics.json)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+write_json = write_json_atomically  # metrics.json and the experiments' plans, like the checkpoints

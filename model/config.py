@@ -41,8 +41,10 @@ FUSIONS = ("sum", "concat", "cross")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
 
-# Keys that fix the shape of the network: a resumed run must keep them.
-MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion", "axes")
+# The one list of the keys that fix the shape of the network (expand keeps them) ...
+SHAPE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion")
+# ... and with the axes it reads, what a resumed run must keep.
+MODEL_KEYS = SHAPE_KEYS + ("axes",)
 
 
 @attrs.frozen

@@ -126,11 +126,11 @@ def equal_compute_table(rows: list[dict]) -> str:
 
 
 def run_equal_compute(args) -> int:
-    from .improve import write_atomic
+    from grid_dsl.files import write_atomically
 
     out = Path(args.out) if args.out else Path(args.improve_dir) / "equal_compute"
     table = equal_compute_table(equal_compute(args.improve_dir, out))
-    write_atomic(out / "equal_compute.md", table)
+    write_atomically(out / "equal_compute.md", table)
     print(table + f"\nwritten to {out / 'equal_compute.md'}")
     return 0
 

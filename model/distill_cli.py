@@ -20,7 +20,6 @@ warning on stderr.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -51,6 +50,7 @@ def run_distill(args) -> int:
     import numpy as np
 
     from grid_dsl.dataset import Dataset
+    from grid_dsl.files import write_atomically
     from grid_dsl.diagnostics import UserError, did_you_mean
 
     from . import checkpoint
@@ -96,13 +96,3 @@ def run_distill(args) -> int:
     print(f"checked: parses, checks, canonical, causal (declared, and prefix-stable on {ds.path}), alignment properties",
           file=sys.stderr)
     return 0
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

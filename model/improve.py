@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -51,6 +50,7 @@ import attrs
 import numpy as np
 
 from grid_dsl.diagnostics import UserError
+from grid_dsl.files import write_atomically
 
 from .context import require_honest_context
 from .report import prefix_checked_cell
@@ -171,10 +171,7 @@ class Loop:
         return state
 
     def _save(self, state: dict | None = None) -> None:
-        path = self.out / STATE
-        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(state or self.state, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(self.out / STATE, json.dumps(state or self.state, indent=1) + "\n")
 
     # ----------------------------------------------------------------- loop
     def run(self) -> list[dict]:
@@ -189,7 +186,7 @@ class Loop:
                 spec_text, data, run = self.round(k, spec_text, data, run)
         finally:
             self.log.close()
-        write_atomic(self.out / "summary.md", summary_table(self.state["rounds"]))
+        write_atomically(self.out / "summary.md", summary_table(self.state["rounds"]))
         return self.state["rounds"]
 
     def first_round(self):
@@ -203,7 +200,7 @@ class Loop:
         text = base_spec_text(data)  # includes inlined: every round_K.axes stands alone
         run = self.out / "runs" / "round_0"
         metrics = train_resumable(data, run, self.config.replace(max_iters=self.settings.steps))
-        write_atomic(self.out / "round_0.axes", text)
+        write_atomically(self.out / "round_0.axes", text)
         self.log.add_scalar("improve/bpc_joint", metrics["bpc_joint"], 0)
         self.say(f"round 0: {run} val bpc_joint {metrics['bpc_joint']:.4f}")
         return text, data, run
@@ -232,7 +229,7 @@ class Loop:
         else:
             entry.update(spec=spec_text, data=str(data.path), run=str(run),
                          bpc_joint=json.loads((run / "metrics.json").read_text())["bpc_joint"])
-        write_atomic(self.out / f"round_{k}.axes", entry["spec"])
+        write_atomically(self.out / f"round_{k}.axes", entry["spec"])
         self.log.add_scalar("improve/bpc_joint", entry["bpc_joint"], k)
         self.log.add_text("improve/decision", f"round {k}: " + (f"accepted `{best['name']}`" if best else "no candidate accepted"), k)
         self.say(f"round {k}: " + (f"accepted {best['name']} (gain {best['gain']:+.4f})" if best else "nothing accepted")
@@ -331,10 +328,6 @@ def train_resumable(ds, run: Path, config, init_model=None) -> dict:
     return train(ds, run, config, init_model=init_model, progress=True)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def summary_table(rounds: list[dict]) -> str:

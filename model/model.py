@@ -39,9 +39,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import skip_init
 
-from .fusion import FUSIONS, attend, dropout_layer
+from grid_dsl.plan import MODES  # the one definition of the modes
 
-MODES = ("context", "predict", "oracle")
+from .fusion import FUSIONS, attend, dropout_layer
 
 
 @attrs.frozen

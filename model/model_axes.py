@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from grid_dsl.diagnostics import UserError
 
-from .config import TrainConfig
+from .config import SHAPE_KEYS, TrainConfig
 from .model import AxisSpec, GridConfig, GridTransformer
 
 
@@ -43,8 +43,8 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[dict]:
     """The manifest entries of the axes `model` (train's init_model) reads,
     in its order; ValueError unless `ds` feeds them alike and `cfg` has the
     model's shape."""
-    shape = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion", "dropout")
-    differ = [f"{k} {getattr(model.config, k)!r} vs {getattr(cfg, k)!r}" for k in shape
+    # A given model's dropout is built in (a layer, or Identity at 0), so it counts here too.
+    differ = [f"{k} {getattr(model.config, k)!r} vs {getattr(cfg, k)!r}" for k in SHAPE_KEYS + ("dropout",)
               if getattr(model.config, k) != getattr(cfg, k)]
     if model.config.vocab_size != len(ds.main_vocab):
         differ.append(f"main vocabulary {model.config.vocab_size} vs {len(ds.main_vocab)}")

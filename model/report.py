@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +52,12 @@ def write_report(out: str | Path) -> str:
     plan = json.loads((out / "compare.json").read_text(encoding="utf-8"))
     runs = {c["name"]: load_runs(out, c["name"], plan["settings"]["seeds"]) for c in plan["configurations"]}
     rows = [summarise(c, runs) for c in plan["configurations"]]
-    atomic_write(out / "results.csv", to_csv(rows).encode("utf-8"))
+    write_atomically(out / "results.csv", to_csv(rows))
     markdown = to_markdown(rows, plan)
-    atomic_write(out / "results.md", markdown.encode("utf-8"))
+    write_atomically(out / "results.md", markdown)
     buffer = io.BytesIO()
     plot(plan["configurations"], runs, plan["settings"]["seeds"]).savefig(buffer, format="png", dpi=120)
-    atomic_write(out / "results.png", buffer.getvalue())
+    write_atomically(out / "results.png", buffer.getvalue())
     return markdown
 
 
@@ -67,14 +66,6 @@ def load_runs(out: Path, name: str, seeds: int) -> list[dict]:
             for i in range(seeds)]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------- numbers

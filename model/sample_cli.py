@@ -101,9 +101,9 @@ def run_sample(args) -> int:
         raise UserError(f"--show-grid draws one column per character, and {file} models bytes; leave it out")
     computed = [a["name"] for a in data["axes"] if a["mode"] != "predict"]
     context_fn = context_labels(spec_plan(data, file), data, computed) if computed else None
-    leaky = [name for name in computed if axes[name]["mode"] == "oracle" or not axes[name]["causal"]]
-    if leaky:  # as in training: oracle axes, and non-causal ones forced into context
-        print(f"{file}: {LEAKY_LABEL} (oracle axes: {', '.join(leaky) or 'none'}; "
+    leaky = [name for name in computed if checkpoint.axis_leaky(axes[name])]
+    if leaky:  # as in training (model.checkpoint.axis_leaky)
+        print(f"{file}: {LEAKY_LABEL} (leaky axes: {', '.join(leaky)}; "
               "their labels here are computed from the generated text)", file=sys.stderr)
 
     net = GridTransformer.from_checkpoint(state).to(resolve_device(args.device))
@@ -171,7 +171,7 @@ def run_expand(args) -> int:
 
     from . import checkpoint
     from .cli import summary_lines
-    from .config import TrainConfig
+    from .config import SHAPE_KEYS, TrainConfig
     from .model import AxisSpec, GridTransformer, expand
     from .tensorboard import grid_sample_fn
     from .model_axes import model_axes
@@ -186,8 +186,7 @@ def run_expand(args) -> int:
     checkpoint.check_new_run(Path(args.out))
     old = state["train_config"]
     config = TrainConfig.load(None, args.overrides, base={**old, "axes": "fed"})
-    changed = [f"{k} {old[k]!r} -> {getattr(config, k)!r}" for k in ("n_layer", "n_head", "n_embd", "block_size",
-                                                                      "bias", "fusion") if old[k] != getattr(config, k)]
+    changed = [f"{k} {old[k]!r} -> {getattr(config, k)!r}" for k in SHAPE_KEYS if old[k] != getattr(config, k)]
     if changed:
         raise UserError(f"expand keeps the network of {file} ({', '.join(changed)}); drop those overrides")
     check_expansion(state["data"], ds, file, args.spec)

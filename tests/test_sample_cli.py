@@ -133,7 +133,7 @@ def test_an_oracle_run_samples_under_the_leaky_label(tmp_path, capsys):
     train(tmp_path / "oracle", tmp_path / "run", TrainConfig(**{**TINY, "max_iters": 1, "eval_interval": 1}),
           progress=False)
     code, drawn, err = sample(capsys, tmp_path / "run", "--show-grid")
-    assert code == 0 and LEAKY_LABEL in err and "oracle axes: words" in err
+    assert code == 0 and LEAKY_LABEL in err and "leaky axes: words" in err
     assert [line.split(" ")[0] for line in drawn.splitlines()] == ["text", "words", "shape"]
 
 
