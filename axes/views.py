@@ -18,6 +18,7 @@ from grid_dsl.nodes import ViewDecl
 from .base import Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
 
 DEFAULT_MAX = {"position": 32, "index": 32, "depth": 8}
+MAX_CAP = 65_535  # labels "0" .. "max+": the vocabulary stays a uint16 stream
 
 
 def sibling_index(spans: Spans) -> np.ndarray:
@@ -64,7 +65,7 @@ class ViewAxis(Axis):
 @builds(ViewDecl)
 def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
     group = ctx.axis(node.group)
-    opts = ctx.options(node.options, {"max": ctx.opt("int", DEFAULT_MAX[node.view], minimum=1)})
+    opts = ctx.options(node.options, {"max": ctx.opt("int", DEFAULT_MAX[node.view], minimum=1, maximum=MAX_CAP)})
     if opts is None:
         return None
     if not group.has_spans:

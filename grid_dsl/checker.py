@@ -25,6 +25,8 @@ from .diagnostics import Diagnostics, SpecError, did_you_mean, inner_loc
 from .parser import parse, parse_file
 from .plan import DTYPES, MODES, FeedSpec, Plan, dtype_for
 
+MAX_WEIGHT = 1000.0  # a feed's loss weight
+MAX_DIM = 4096  # a feed's embedding width
 REGEX_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 
@@ -41,6 +43,7 @@ class Opt:
     default: Any = None
     choices: tuple = ()
     minimum: float | None = None
+    maximum: float | None = None  # every number a spec sizes has a ceiling: no line may take the machine down
 
 
 class BuildContext:
@@ -124,7 +127,9 @@ def _convert(value, spec: Opt) -> tuple[Any, str]:
         if not isinstance(value, nodes.Num) or (t == "int" and not isinstance(value.value, int)):
             return None, f"expected {'a whole number' if t == 'int' else 'a number'}"
         if spec.minimum is not None and value.value < spec.minimum:
-            return None, f"must be at least {spec.minimum}"
+            return None, f"must be at least {spec.minimum:g}"
+        if spec.maximum is not None and not value.value <= spec.maximum:  # `not <=`: NaN and huge ints too
+            return None, f"must be at most {spec.maximum:g}"
         return value.value, ""
     if t == "name":
         if not isinstance(value, nodes.Ident):
@@ -250,8 +255,8 @@ def _dependency_order(decls: dict, diagnostics: Diagnostics) -> list[str]:
 
 def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpec, ...]:
     schema = {
-        "weight": Opt("number", 1.0, minimum=0),
-        "dim": Opt("int", None, minimum=1),
+        "weight": Opt("number", 1.0, minimum=0, maximum=MAX_WEIGHT),
+        "dim": Opt("int", None, minimum=1, maximum=MAX_DIM),
         "dtype": Opt("name", None, choices=tuple(DTYPES)),
         "force": Opt("flag", False),
     }

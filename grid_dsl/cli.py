@@ -47,17 +47,23 @@ COMMAND_MODULES: tuple[str, ...] = ("grid_dsl.dataset_cli", "grid_dsl.stats", "m
 # ------------------------------------------------------------------ inputs
 
 
-def read_file(path: str | Path, what: str) -> str:
-    """A UTF-8 text file, without a leading byte-order mark."""
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A file's bytes (UserError when it cannot be read)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{what} not found: {path}") from None
     except IsADirectoryError:
         raise UserError(f"{what} is a directory, not a file: {path}") from None
     except OSError as err:
         raise UserError(f"cannot read {what} {path}: {err.strerror or err}") from None
+
+
+def read_file(path: str | Path, what: str) -> str:
+    """A UTF-8 text file, without a leading byte-order mark."""
+    path = Path(path)
+    data = read_bytes(path, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -68,9 +74,9 @@ def read_file(path: str | Path, what: str) -> str:
 def load_plan(path: str):
     """Parse and check the spec at `path` (SpecError on errors in it)."""
     from .checker import check
-    from .parser import parse
+    from .parser import parse, decode_spec
 
-    return check(parse(read_file(path, "spec file"), str(path)))
+    return check(parse(decode_spec(read_bytes(path, "spec file"), str(path)), str(path)))
 
 
 def read_sample(args) -> tuple[str, str]:
@@ -190,11 +196,12 @@ def use_color(requested: bool | None) -> bool:
 
 def run_fmt(args) -> int:
     from .formatter import format_text
+    from .parser import decode_spec
 
     changed, errors = [], []
     for spec in args.specs:
-        text = read_file(spec, "spec file")
         try:
+            text = decode_spec(read_bytes(spec, "spec file"), spec)
             formatted = format_text(text, spec)
         except SpecError as err:
             errors.append(err)

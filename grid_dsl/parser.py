@@ -224,9 +224,23 @@ def _comments(text: str) -> list[Comment]:
 def parse_file(path: str | Path) -> Spec:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError([Diagnostic(None, f"spec file not found: {path}", "check the path")]) from None
+    return parse(decode_spec(data, str(path)), str(path))
+
+
+def decode_spec(data: bytes, name: str) -> str:
+    """A spec file's bytes as text (UTF-8, a leading BOM dropped); a byte
+    that is not UTF-8 is a located error, its line shown with the byte
+    escaped (\\xff)."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
-        raise SpecError([Diagnostic(None, f"{path} is not UTF-8 text: {err}", "save the spec as UTF-8")]) from None
-    return parse(text, str(path))
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + 1
+        column = len(data[line_start : err.start].decode("utf-8", errors="replace")) + 1
+        shown = data.decode("utf-8", errors="backslashreplace")
+        loc = Loc(name, line, column, line, column + 4)  # the escape is four characters wide
+        raise SpecError([Diagnostic(loc, f"byte {data[err.start]:#04x} is not UTF-8 text",
+                                    "save the spec as UTF-8 (specs are UTF-8 text)")], {name: shown}) from None

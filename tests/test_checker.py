@@ -136,3 +136,16 @@ def test_spec_hash_depends_on_text_not_on_paths(tmp_path):
         (tmp_path / d / "s.axes").write_text("group w = words\n")
     h1, h2 = (load_spec(tmp_path / d / "s.axes").spec_hash for d in ("a", "b"))
     assert h1 == h2 != loads_spec("group w = tokens").spec_hash
+
+
+@pytest.mark.parametrize("spec, line, message", [
+    ("group w = words\nposition p = w (max=10000000)", 2, "option 'max': must be at most 65535"),
+    ("group w = words\nposition p = w (max=18446744073709551617)", 2, "option 'max': must be at most 65535"),
+    ("group w = words\nfeed w as predict (weight=1" + "0" * 400 + ")", 2, "option 'weight': must be at most 1000"),
+    ("group w = words\nfeed w as predict (dim=99999999)", 2, "option 'dim': must be at most 4096"),
+])
+def test_numbers_a_spec_sizes_are_bounded_before_anything_is_built(spec, line, message):
+    """A huge cap or weight is a located error, not a MemoryError or an
+    OverflowError traceback."""
+    [(found_line, _, found, _)] = errors(spec)
+    assert (found_line, found) == (line, message)

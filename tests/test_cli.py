@@ -381,3 +381,13 @@ def test_train_help_lists_every_key_with_its_default_and_meaning(capsys):
         assert f"  {field.name}=" in out, field.name
     assert "max_iters=2000" in out and "optimizer steps (the step budget)" in out
     assert "prefix_check=2000" in out
+
+
+def test_a_spec_byte_that_is_not_utf8_is_located_with_the_line_shown(capsys, tmp_path):
+    path = tmp_path / "b.axes"
+    path.write_bytes(b'group w = words\nlexicon x { "k\xffing" -> K }\n')
+    for command in (["check", path], ["fmt", "--check", path], ["show", path, "--text", "a"]):
+        code, out, err = run(capsys, *command)
+        assert code == 2
+        assert err.startswith(f"{path}:2:15: error: byte 0xff is not UTF-8 text"), err
+        assert 'lexicon x { "k\\xffing" -> K }' in err and "^^^^" in err and "save the spec as UTF-8" in err
