@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats  # a dependency of scikit-learn, which the project requires
 
+from grid_dsl.files import write_atomically
+
 from . import checkpoint
 from .evaluate import LEAKY_LABEL
 
