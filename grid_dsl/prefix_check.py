@@ -12,17 +12,17 @@ spans start, that they end — cut points are drawn over whole documents:
     last      its last character
 
 and the document compiled up to the cut is compared with the whole
-document at every position before the cut. Every other cut also appends
-a different continuation (the opening of another document) after the
-prefix, so a label that depends on what follows, or on the document's
-length, disagrees too. The longest and the shortest documents are always
-cut late and last first, then one cut per document at a time, within a
+document at every position before the cut. Every other cut puts a
+different continuation (the opening of another document) after the prefix
+instead of ending there, so a label that depends on what follows, or on the
+document's length, disagrees too. The longest and the shortest documents
+are cut late and last first, then one cut per document at a time, within a
 budget of compiled characters (a share of the corpus, DEFAULT_BUDGET);
 a cut the budget cannot afford is skipped (a corpus of one long document
 gets uniform cuts within the budget's reach instead: raise the budget to
 check its end).
 
-    cuts = choose_cuts(lengths, budget_chars=..., seed=0)
+    cuts = choose_cuts(lengths, budget=budget_chars(sum(lengths)), seed=0)
     targets = check_targets(plan)
     for mismatch in check_document(plan, text, cuts_of_this_doc, continuation, targets):
         print(mismatch.describe())
@@ -50,7 +50,6 @@ DEFAULT_BUDGET = 0.2  # characters compiled for the check, as a share of the cor
 MIN_BUDGET_CHARS = 20_000  # ... but at least this many: a small corpus is checked thoroughly
 CONTINUATION_CHARS = 600  # length of the other document's text put after a prefix
 EARLY_CHARS = 200
-CONTEXT_CHARS = 24  # text shown on each side of a mismatch
 CATEGORIES = ("early", "middle", "late", "last")
 MIN_CUTS = 64  # cuts drawn uniformly within the budget's reach when the categories give fewer
 
