@@ -11,7 +11,7 @@ from __future__ import annotations
 import graphlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 import regex
@@ -22,7 +22,7 @@ from axes.main import MainAxis
 
 from . import nodes
 from .diagnostics import Diagnostics, SpecError, did_you_mean, inner_loc
-from .parser import parse, parse_file
+from .parser import decode_spec, parse, parse_file
 from .plan import DTYPES, MODES, FeedSpec, Plan, dtype_for
 
 MAX_WEIGHT = 1000.0  # a feed's loss weight
@@ -161,8 +161,52 @@ def _convert(value, spec: Opt) -> tuple[Any, str]:
 
 # ------------------------------------------------------------------ includes
 
+# A loader finds an included file: load(path) -> its text, or None when there
+# is no such file. `path` is the include's path resolved against the including
+# file's folder. The default reads the disk; `stored_sources` serves the texts
+# a manifest or checkpoint keeps, so a stored spec is checked again without
+# writing its files anywhere.
+Loader = Callable[[Path], "str | None"]
 
-def _load_with_includes(spec: nodes.Spec, diagnostics: Diagnostics, chain: tuple[Path, ...]) -> list[tuple[Any, Path]]:
+
+def read_from_disk(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    return decode_spec(path.read_bytes(), str(path))
+
+
+class StoredSources:
+    """A loader over {absolute path: text} (a spec's `sources`, root first).
+    An include resolved on another machine has another absolute path, so a
+    path is matched exactly, else by the longest tail of path components that
+    names exactly one stored file."""
+
+    def __init__(self, sources: dict[str, str]):
+        self.sources = dict(sources)
+
+    def name_of(self, path: Path) -> str | None:
+        """The stored file `path` means, or None."""
+        if str(path) in self.sources:
+            return str(path)
+        included = list(self.sources)[1:]
+        for size in range(len(path.parts), 0, -1):
+            found = [name for name in included if Path(name).parts[-size:] == path.parts[-size:]]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                return None
+        return None
+
+    def __call__(self, path: Path) -> str | None:
+        name = self.name_of(path)
+        return None if name is None else self.sources[name]
+
+
+stored_sources = StoredSources
+
+
+def _load_with_includes(spec: nodes.Spec, diagnostics: Diagnostics, chain: tuple[Path, ...],
+                        load: Loader) -> list[tuple[Any, Path]]:
     """Statements of `spec` with includes expanded in place, each paired
     with the directory its paths are relative to."""
     here = Path(spec.file).resolve().parent if spec.file and not spec.file.startswith("<") else Path.cwd()
@@ -176,29 +220,31 @@ def _load_with_includes(spec: nodes.Spec, diagnostics: Diagnostics, chain: tuple
             cycle = " -> ".join(p.name for p in chain[chain.index(path):] + (path,))
             diagnostics.error(statement.loc, f"include cycle: {cycle}", "remove one of these includes")
             continue
-        if not path.is_file():
-            diagnostics.error(statement.path.loc, f"included file not found: {path}",
-                              "include paths are relative to the including file")
-            continue
         try:
-            included = parse_file(path)
+            text = load(path)
+            if text is None:
+                diagnostics.error(statement.path.loc, f"included file not found: {path}",
+                                  "include paths are relative to the including file")
+                continue
+            included = parse(text, str(path))
         except SpecError as err:
             diagnostics.items.extend(err.diagnostics)
             diagnostics.sources.update(err.sources)
             continue
         diagnostics.sources[str(path)] = included.source
-        out.extend(_load_with_includes(included, diagnostics, chain + (path,)))
+        out.extend(_load_with_includes(included, diagnostics, chain + (path,), load))
     return out
 
 
 # ------------------------------------------------------------------- checking
 
 
-def check(spec: nodes.Spec) -> Plan:
-    """Check a parsed spec (its includes are read relative to its file)."""
+def check(spec: nodes.Spec, load: Loader = read_from_disk) -> Plan:
+    """Check a parsed spec; its includes are found by `load` (see Loader),
+    relative to its file."""
     diagnostics = Diagnostics({spec.file: spec.source})
     root = Path(spec.file).resolve() if not spec.file.startswith("<") else Path(os.devnull)
-    statements = _load_with_includes(spec, diagnostics, (root,))
+    statements = _load_with_includes(spec, diagnostics, (root,), load)
 
     main = MainAxis()
     main_decls = [(s, d) for s, d in statements if isinstance(s, nodes.MainDecl)]

@@ -11,10 +11,6 @@ grid.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 from grid_dsl.diagnostics import UserError
 
 
@@ -102,7 +98,7 @@ def spec_plan(data: dict, file):
     """The run's spec, checked again from the text the checkpoint stores (or,
     for a checkpoint without it, its dataset's manifest when that is still
     there with the same spec hash)."""
-    from grid_dsl.checker import check
+    from grid_dsl.checker import check, stored_sources
     from grid_dsl.dataset import read_manifest
     from grid_dsl.parser import parse
 
@@ -116,31 +112,9 @@ def spec_plan(data: dict, file):
     if not sources:
         raise UserError(f"{file} stores no spec text and its dataset {data['path']} is gone or recompiled, so the "
                         "context axes of generated text cannot be computed; train the run again")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = write_includes(sources, Path(tmp).resolve())
-        plan = check(parse(next(iter(sources.values())), str(root)))
+    root, text = next(iter(sources.items()))
+    plan = check(parse(text, root), load=stored_sources(sources))
     if plan.spec_hash != data["spec_hash"]:
         raise UserError(f"the spec stored in {file} reads files that are missing or changed (hash "
                         f"{plan.spec_hash[:12]}, the run's {data['spec_hash'][:12]}); train the run again")
     return plan
-
-
-def write_includes(sources: dict, tmp: Path) -> Path:
-    """Write the included files of a spec (stored under their absolute
-    paths) beneath `tmp`, keeping their layout; returns the path the root
-    spec must have for its first include to find its file there."""
-    from grid_dsl.nodes import Include
-    from grid_dsl.parser import parse
-
-    (root_name, root_text), *included = sources.items()
-    for name, text in included:
-        path = tmp / Path(name).relative_to(Path(name).anchor)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    first = next((s for s in parse(root_text, root_name).statements if isinstance(s, Include)), None)
-    rel = Path(os.path.normpath(first.path.value)) if first is not None and included else None
-    if rel is None or rel.is_absolute():
-        return tmp / "spec.axes"
-    up = next((i for i, part in enumerate(rel.parts) if part != ".."), len(rel.parts))  # leading ".."s
-    start = Path(included[0][0]).parents[len(rel.parts) - up - 1]  # where rel, without them, begins
-    return tmp.joinpath(start.relative_to(start.anchor), *["up"] * up, "spec.axes")

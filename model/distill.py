@@ -29,7 +29,6 @@ model/distill_tree.py; model/proposers.py puts the pieces together.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 from axes.base import Document
 from axes._conditions import CHAR_CLASSES
 from grid_dsl import nodes
-from grid_dsl.checker import check
+from grid_dsl.checker import StoredSources, check
 from grid_dsl.diagnostics import UserError
 from grid_dsl.formatter import format_text, label, quote
 from grid_dsl.parser import parse
@@ -291,14 +290,10 @@ def _inline(file: str, text: str, sources: dict, chain: tuple) -> str:
     here = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
     lines = text.splitlines(keepends=True)
     for include in reversed(includes):  # from the end, so earlier line numbers stay valid
-        path = str((here / include.path.value).resolve())
-        if path not in sources:  # the spec was compiled elsewhere: match the path's tail
-            tail = os.path.normpath(include.path.value).lstrip("./")
-            matches = [s for s in sources if s.endswith(os.sep + tail) and s not in chain]
-            if len(matches) != 1:
-                raise UserError(f"the dataset's spec includes {include.path.value!r}, whose text its manifest "
-                                "does not keep; compile the dataset again")
-            path = matches[0]
+        path = StoredSources(sources).name_of((here / include.path.value).resolve())  # compiled elsewhere too
+        if path is None or path in chain:
+            raise UserError(f"the dataset's spec includes {include.path.value!r}, whose text its manifest "
+                            "does not keep; compile the dataset again")
         body = _inline(path, sources[path], sources, chain + (path,))
         lines[include.loc.line - 1 : include.loc.end_line] = [body if body.endswith("\n") else body + "\n"]
     return "".join(lines)

@@ -149,3 +149,19 @@ def test_numbers_a_spec_sizes_are_bounded_before_anything_is_built(spec, line, m
     OverflowError traceback."""
     [(found_line, _, found, _)] = errors(spec)
     assert (found_line, found) == (line, message)
+
+
+def test_includes_come_through_a_loader():
+    from pathlib import Path
+
+    from grid_dsl.checker import StoredSources, check
+    from grid_dsl.parser import parse
+
+    files = {"/specs/root.axes": 'include "lib/words.axes"\nposition p = w\nfeed p as context\n',
+             "/specs/lib/words.axes": "group w = words\n"}
+    plan = check(parse(files["/specs/root.axes"], "/specs/root.axes"), load=StoredSources(files))
+    assert plan.names == ("w", "p") and list(plan.sources) == list(files)
+    asked = []
+    with pytest.raises(SpecError, match="included file not found: /specs/lib/words.axes"):
+        check(parse(files["/specs/root.axes"], "/specs/root.axes"), load=lambda path: asked.append(path))
+    assert asked == [Path("/specs/lib/words.axes")]

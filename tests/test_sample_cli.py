@@ -226,3 +226,18 @@ def test_train_refuses_an_initial_model_that_does_not_fit(root, tmp_path):
     with pytest.raises(ValueError, match="axis 'shape' 4 labels, predict vs 3 labels, predict"):
         train(root / "bad_data", tmp_path / "run", TrainConfig(**TINY), init_model=net, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_spec_stored_on_another_machine_finds_its_includes_by_their_path_tails(tmp_path):
+    """Sources keep absolute paths: on another machine the includes resolve
+    elsewhere, and the stored texts are found by the tails of their paths,
+    with nothing written to disk."""
+    (tmp_path / "common").mkdir()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "common" / "rules.axes").write_text(RULES)
+    (tmp_path / "specs" / "main.axes").write_text('include "../common/rules.axes"\nfeed starts as context\n')
+    plan = load_spec(tmp_path / "specs" / "main.axes")
+    moved = {f"/elsewhere/home/someone{name}": text for name, text in plan.sources.items()}
+    data = {"spec_sources": moved, "spec_hash": plan.spec_hash, "path": str(tmp_path / "gone")}
+    rebuilt = spec_plan(data, "ckpt.pt")
+    assert rebuilt.spec_hash == plan.spec_hash and rebuilt.names == plan.names
