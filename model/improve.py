@@ -250,7 +250,14 @@ class Loop:
                                                    origin=origin)) for name in s.proposers]
         candidates, failures = run_proposers(chosen, net, data, spec_text, np.random.default_rng([s.data_seed, k]),
                                              report=lambda line: self.say(f"round {k}: skipped: {line}"))
-        self.say(f"round {k}: {len(candidates)} candidate(s)" + (f", {len(failures)} skipped" if failures else ""))
+        from .candidates import Failure
+
+        for cand in candidates[s.max_candidates:]:  # every candidate not measured is listed, with why
+            failures.append(Failure(cand.proposer, cand.name, f"not measured: beyond --max-candidates "
+                                                              f"{s.max_candidates} this round"))
+            self.say(f"round {k}: skipped: {failures[-1].describe()}")
+        self.say(f"round {k}: {min(len(candidates), s.max_candidates)} candidate(s) to measure"
+                 + (f", {len(failures)} skipped" if failures else ""))
         return candidates[: s.max_candidates], failures
 
     def measure(self, k: int, i: int, cand, run: Path) -> dict:

@@ -218,3 +218,14 @@ def test_rediscovery_tabulates_every_candidate_of_a_loop(finished, capsys, tmp_p
     candidates = json.loads((finished / "improve.json").read_text())["rounds"][0]["candidates"]
     assert out.count("\n| 1 |") == len(candidates)
     assert rediscovery([str(tmp_path)]) == 2 and "improve.json not found" in capsys.readouterr().err
+
+
+def test_candidates_beyond_the_limit_are_listed_as_skipped(spec_file, tmp_path, capsys):
+    code, out, _ = run(capsys, *loop_args(spec_file, tmp_path / "loop", "--max-candidates", "1"))
+    assert code == 0
+    state = json.loads((tmp_path / "loop" / "improve.json").read_text())
+    [round_1] = state["rounds"]
+    assert len(round_1["candidates"]) == 1
+    beyond = [f for f in round_1["failures"] if "beyond --max-candidates 1" in f]
+    assert beyond and all(f.startswith("proposer ") for f in beyond)
+    assert "skipped: proposer" in out and "beyond --max-candidates 1" in (tmp_path / "loop" / "summary.md").read_text()
