@@ -30,13 +30,12 @@ import attrs
 import numpy as np
 import regex
 
-from .compiler import Annotations, compile_text, normalise
+from .compiler import Annotations, normalise
 from .plan import Plan
-from .render import visible
+from .prefix_check import Cut, Targets, check_document
 
 EXCERPT_CHARS = 3000  # length of the excerpts a long text is checked on
 MAX_EXCERPTS = 4
-CONTEXT_CHARS = 24  # characters of text shown on each side of a counterexample
 
 _WORD = regex.compile(r"\w+")
 _TOKEN = regex.compile(r"\S{2,}")
@@ -146,30 +145,13 @@ def prefix_violations(
 ) -> dict[str, Counterexample]:
     """For each axis whose labels change when `text` is cut, its first
     counterexample. `text` should already be normalised by the main axis
-    (verify() does that); annotations are clipped at each cut."""
-    full = compile_text(plan, text, annotations)
-    found: dict[str, Counterexample] = {}
-    names = [axis.name for axis in plan.axes]
-    for cut in sorted(int(k) for k in cut_points):
-        if not 0 < cut <= len(full.text) or len(found) == len(names):
-            continue
-        prefix = compile_text(plan, text[:cut], clip_annotations(annotations, cut))
-        if prefix.text != full.text[:cut]:  # normalisation reached across the cut
-            continue
-        for name in names:
-            if name in found:
-                continue
-            full_ids = full.char_streams[name].ids[:cut]
-            prefix_ids = prefix.char_streams[name].ids
-            differ = np.flatnonzero(full_ids != prefix_ids)
-            if len(differ):
-                position = int(differ[0])
-                vocab = full.vocab(name)
-                found[name] = Counterexample(
-                    name, cut, position, vocab[full_ids[position]], vocab[prefix_ids[position]],
-                    shown_around(full.text, position, cut),
-                )
-    return found
+    (verify() does that); annotations are clipped at each cut. Every axis's
+    labels are compared, whatever it declares (grid_dsl.prefix_check does
+    the comparing)."""
+    targets = Targets({axis.name: 0 for axis in plan.axes}, {}, {}, {})
+    cuts = [Cut(k, "chosen", False) for k in sorted(set(int(k) for k in cut_points)) if 0 < k <= len(text)]
+    return {m.axis: Counterexample(m.axis, m.cut, m.position, m.whole, m.prefix, m.context)
+            for m in check_document(plan, text, cuts, "", targets, annotations)}
 
 
 def verify(
@@ -214,13 +196,6 @@ def excerpts(text: str, seed: int = 0) -> list[tuple[int, int]]:
     return windows
 
 
-def clip_annotations(annotations: Annotations | None, cut: int) -> dict | None:
-    """The annotations of text[:cut]: spans past the cut are cut too."""
-    if not annotations:
-        return None
-    return {layer: [(s, min(e, cut), label) for s, e, label in spans if s < cut] for layer, spans in annotations.items()}
-
-
 def _shift(annotations: Annotations | None, start: int, end: int) -> dict | None:
     """The annotations of text[start:end], in the excerpt's offsets."""
     if not annotations:
@@ -229,18 +204,3 @@ def _shift(annotations: Annotations | None, start: int, end: int) -> dict | None
         layer: [(max(s, start) - start, min(e, end) - start, label) for s, e, label in spans if s < end and e > start]
         for layer, spans in annotations.items()
     }
-
-
-def shown_around(text: str, position: int, cut: int) -> str:
-    """The text around `position`: the position in [brackets], the cut
-    marked ‖, control characters shown as symbols (⏎ for a newline)."""
-    left = max(0, position - CONTEXT_CHARS)
-    right = min(len(text), cut + CONTEXT_CHARS)
-
-    def show(piece: str) -> str:
-        return "".join(visible(c)[0] for c in piece)
-
-    return (
-        show(text[left:position]) + "[" + show(text[position]) + "]"
-        + show(text[position + 1 : cut]) + "‖" + show(text[cut:right])
-    )

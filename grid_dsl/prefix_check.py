@@ -39,18 +39,19 @@ from typing import Sequence
 import attrs
 import numpy as np
 
-from axes.base import Lookahead, Spans
+from axes.base import Lookahead, Spans, span_positions
 
-from .causality import clip_annotations, shown_around
 from .compiler import Annotations, compile_text, normalise
 from .diagnostics import UserError
 from .plan import Plan
+from .render import visible
 
 DEFAULT_BUDGET = 0.2  # characters compiled for the check, as a share of the corpus
 MIN_BUDGET_CHARS = 20_000  # ... but at least this many: a small corpus is checked thoroughly
 CONTINUATION_CHARS = 600  # length of the other document's text put after a prefix
 EARLY_CHARS = 200
 CATEGORIES = ("early", "middle", "late", "last")
+CONTEXT_CHARS = 24  # characters of text shown on each side of a disagreement
 MIN_CUTS = 64  # cuts drawn uniformly within the budget's reach when the categories give fewer
 
 
@@ -305,9 +306,7 @@ def innermost_start(spans: Spans | None, n: int) -> np.ndarray:
     for depth in np.unique(spans.depth):  # outermost first, inner spans overwrite
         at = (spans.depth == depth) & (spans.end > spans.start)
         starts, ends = spans.start[at], np.minimum(spans.end[at], n)
-        lengths = np.maximum(ends - starts, 0)
-        positions = np.repeat(starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-        out[positions] = np.repeat(starts, lengths)
+        out[span_positions(starts, ends)] = np.repeat(starts, ends - starts)
     return out
 
 
@@ -323,3 +322,23 @@ def _start(value: int) -> str:
     return "outside every span" if value < 0 else f"in a span from {value}"
 
 
+def clip_annotations(annotations: Annotations | None, cut: int) -> dict | None:
+    """The annotations of text[:cut]: spans past the cut are cut too."""
+    if not annotations:
+        return None
+    return {layer: [(s, min(e, cut), label) for s, e, label in spans if s < cut] for layer, spans in annotations.items()}
+
+
+def shown_around(text: str, position: int, cut: int) -> str:
+    """The text around `position`: the position in [brackets], the cut
+    marked ‖, control characters shown as symbols (⏎ for a newline)."""
+    left = max(0, position - CONTEXT_CHARS)
+    right = min(len(text), cut + CONTEXT_CHARS)
+
+    def show(piece: str) -> str:
+        return "".join(visible(c)[0] for c in piece)
+
+    return (
+        show(text[left:position]) + "[" + show(text[position]) + "]"
+        + show(text[position + 1 : cut]) + "‖" + show(text[cut:right])
+    )

@@ -26,7 +26,7 @@ from typing import Sequence
 import attrs
 import numpy as np
 
-from .causality import CONTEXT_CHARS
+from .prefix_check import CONTEXT_CHARS
 from .compiler import compile_text
 from .plan import Plan
 
