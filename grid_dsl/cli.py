@@ -26,7 +26,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import attrs
 
 from . import argtypes
 from .diagnostics import SpecError, UserError, did_you_mean
@@ -315,11 +314,9 @@ def _config_key_as_option(argv: list[str], command: argparse.ArgumentParser) -> 
     """The hint for a training key written as an option (`--max_iters=10`,
     nanoGPT's style) to a command that takes key=value overrides and has no
     such option of its own."""
-    if not any(action.metavar == "key=value" for action in command._actions):
+    keys = getattr(command, "config_keys", None)  # set by model.config.add_overrides
+    if not keys:
         return ""
-    from model.config import TrainConfig  # light: attrs and the standard library
-
-    keys = {field.name for field in attrs.fields(TrainConfig)}
     own = {option for action in command._actions for option in action.option_strings}
     for i, arg in enumerate(argv):
         name, _, value = arg[2:].partition("=")

@@ -33,7 +33,7 @@ def _device(value: str) -> str:
 
 
 def add_commands(commands) -> None:
-    from .config import TrainConfig
+    from .config import TrainConfig, add_overrides
 
     train_cmd = commands.add_parser(
         "train", help="train a grid transformer on a compiled dataset",
@@ -47,7 +47,7 @@ def add_commands(commands) -> None:
     train_cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys")
     train_cmd.add_argument("--max-time", type=argtypes.seconds, metavar="SECONDS", help="wall-clock budget of the loop")
     train_cmd.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
-    train_cmd.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. n_layer=2")
+    add_overrides(train_cmd, "config overrides, e.g. n_layer=2")
     train_cmd.set_defaults(run=run_train)
 
     eval_cmd = commands.add_parser("eval", help="score a run on every position of a split")

@@ -49,7 +49,7 @@ from grid_dsl import argtypes
 from grid_dsl.diagnostics import UserError
 
 from . import checkpoint
-from .config import TrainConfig, parse_value, unknown_key
+from .config import TrainConfig, add_overrides, parse_value, unknown_key
 
 FORMAT = "multigrid-compare/1"
 PLAN = "compare.json"
@@ -75,7 +75,7 @@ def add_commands(commands) -> None:
     cmd.add_argument("--val-fraction", type=argtypes.fraction, default=0.1, metavar="F", help="validation share (0.1)")
     cmd.add_argument("--data-seed", type=argtypes.seed, default=0, metavar="S", help="seed of the split (0)")
     cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys (model/config.py)")
-    cmd.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
+    add_overrides(cmd, "config overrides for every run")
     cmd.add_argument("--out", required=True, metavar="DIR", help="the comparison's directory")
     cmd.set_defaults(run=run)
 

@@ -242,6 +242,14 @@ def parse_value(key: str, text: str, kind: str, where: str):
     return text
 
 
+def add_overrides(cmd, help: str) -> None:
+    """The `key=value ...` arguments of a command that trains, and the keys
+    they take (read by the command line to answer `--max_iters=10` with the
+    key=value hint, without importing this layer)."""
+    cmd.add_argument("overrides", nargs="*", metavar="key=value", help=help)
+    cmd.config_keys = frozenset(field.name for field in attrs.fields(TrainConfig))
+
+
 def check_type(key: str, value, kind: str, where: str):
     """`value` when it has the type of `key` (floats accept ints)."""
     ok = {

@@ -42,12 +42,14 @@ RUNS = (("baseline", "none"), ("grid", "fed"))
 
 
 def add_commands(commands) -> None:
+    from .config import add_overrides
+
     cmd = commands.add_parser("demo", help="synthetic tales -> compiled grid -> baseline and grid model, compared",
                               description=__doc__.split("\n\n")[0])
     cmd.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to put data and runs ({DEFAULT_OUT})")
     cmd.add_argument("--stories", type=argtypes.positive, default=400, metavar="N", help="synthetic tales (400: about 1.1 MB)")
     cmd.add_argument("--steps", type=argtypes.positive, default=2000, metavar="N", help="training steps of each model (2000)")
-    cmd.add_argument("overrides", nargs="*", metavar="key=value", help="training config keys, e.g. device=cuda")
+    add_overrides(cmd, "training config keys, e.g. device=cuda")
     cmd.set_defaults(run=run_demo)
 
 

@@ -21,6 +21,8 @@ from grid_dsl.diagnostics import UserError, did_you_mean
 
 
 def add_commands(commands) -> None:
+    from .config import add_overrides
+
     cmd = commands.add_parser("improve", help="distil the model into axes, add them back, keep what helps",
                               description=__doc__.split("\n\n")[0])
     cmd.__class__ = IntermixedParser  # key=value pairs may follow the options
@@ -40,7 +42,7 @@ def add_commands(commands) -> None:
     cmd.add_argument("--max-candidates", type=argtypes.positive, default=4, metavar="M", help="candidates measured per round (4)")
     cmd.add_argument("--val-fraction", type=argtypes.fraction, default=0.1, metavar="F", help="validation share (0.1)")
     cmd.add_argument("--data-seed", type=argtypes.seed, default=0, metavar="S", help="seed of the split and proposers (0)")
-    cmd.add_argument("overrides", nargs="*", metavar="key=value", help="training config keys, e.g. n_layer=2")
+    add_overrides(cmd, "training config keys, e.g. n_layer=2")
     cmd.set_defaults(run=run_improve)
 
 

@@ -49,6 +49,8 @@ from .context import SampleGrid, context_labels, decode, spec_plan
 
 
 def add_commands(commands) -> None:
+    from .config import add_overrides
+
     sample = commands.add_parser("sample", help="generate text (and its grid) with a trained run",
                                  description="Continue a prompt with a run's model; see model/sample_cli.py.")
     sample.add_argument("run_dir", metavar="RUN", help="a run directory (its ckpt.pt) or a checkpoint file")
@@ -75,7 +77,7 @@ def add_commands(commands) -> None:
     grow.add_argument("--data", required=True, metavar="DIR", help="a dataset compiled from NEW.axes")
     grow.add_argument("--out", required=True, metavar="RUN2", help="the new run directory")
     grow.add_argument("--freeze", action="store_true", help="train only the axis parameters")
-    grow.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. max_iters=500")
+    add_overrides(grow, "config overrides, e.g. max_iters=500")
     grow.set_defaults(run=run_expand)
 
 
