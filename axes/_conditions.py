@@ -11,11 +11,11 @@ import numpy as np
 import regex
 from numpy.lib.stride_tricks import sliding_window_view
 
-from grid_dsl import nodes
+from grid_dsl.language import nodes
 
-from . import views
-from ._regex import regex_timeout, timed
-from .base import CAUSAL, NONE_ID, WORD_CHAR, Document, Lookahead
+from axes import views
+from axes._regex import regex_timeout, timed
+from axes.base import CAUSAL, NONE_ID, WORD_CHAR, Document, Lookahead
 
 CHAR_CLASSES: dict[str, regex.Pattern] = {
     "letter": regex.compile(r"\p{L}"),

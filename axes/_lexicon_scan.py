@@ -36,8 +36,8 @@ import attrs
 import numpy as np
 import regex
 
-from .base import Document, span_positions, word_runs
-from ._regex import regex_timeout
+from axes.base import Document, span_positions, word_runs
+from axes._regex import regex_timeout
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 

@@ -19,9 +19,9 @@ except ImportError:  # pragma: no cover
     import sre_constants
     import sre_parse
 
-from grid_dsl.diagnostics import Diagnostic, SpecError
+from grid_dsl.language.diagnostics import Diagnostic, SpecError
 
-from .base import WORD_CHAR
+from axes.base import WORD_CHAR
 
 DEFAULT_TIMEOUT = 5.0
 

@@ -21,7 +21,7 @@ import re
 import attrs
 import numpy as np
 
-from . import _nltk
+from axes import _nltk
 
 _QUOTE_TOKENS = frozenset(['"', "``", "''"])
 _QUOTES_IN_TEXT = re.compile(r"``|'{2}|\"")

@@ -19,10 +19,10 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from grid_dsl.diagnostics import Diagnostic, SpecError
-from grid_dsl.nodes import AnnotationDecl, Loc
+from grid_dsl.language.diagnostics import Diagnostic, SpecError
+from grid_dsl.language.nodes import AnnotationDecl, Loc
 
-from .base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
+from axes.base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
 
 Layers = dict[str, list[tuple[int, int, str]]]
 

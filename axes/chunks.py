@@ -38,10 +38,10 @@ import attrs
 import numpy as np
 import regex
 
-from grid_dsl.diagnostics import Diagnostic, SpecError, did_you_mean
-from grid_dsl.nodes import ChunksDecl, LongStr, Loc
+from grid_dsl.language.diagnostics import Diagnostic, SpecError, did_you_mean
+from grid_dsl.language.nodes import ChunksDecl, LongStr, Loc
 
-from .base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
+from axes.base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
 
 # How NLTK reads a grammar line (RegexpParser._read_grammar): an unescaped
 # ':' starts a stage; '#' starts a comment. Used only to locate errors and

@@ -23,10 +23,10 @@ import attrs
 import numpy as np
 import regex
 
-from grid_dsl.nodes import GroupDecl
+from grid_dsl.language.nodes import GroupDecl
 
-from . import _nltk
-from .base import (
+from axes import _nltk
+from axes.base import (
     CAUSAL,
     Axis,
     NEXT_CHAR,
@@ -41,7 +41,7 @@ from .base import (
     paint,
     paint_bio,
 )
-from ._regex import regex_timeout, timed
+from axes._regex import regex_timeout, timed
 
 DEFAULT_LABELS = {
     "words": "WORD",

@@ -18,9 +18,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.nodes import LagDecl, Ref
+from grid_dsl.language.nodes import LagDecl, Ref
 
-from .base import CAUSAL, Axis, Lookahead, Stream, builds, hold
+from axes.base import CAUSAL, Axis, Lookahead, Stream, builds, hold
 
 
 @attrs.frozen(kw_only=True)

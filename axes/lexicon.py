@@ -79,10 +79,10 @@ import re
 import attrs
 import regex
 
-from grid_dsl.diagnostics import inner_loc
-from grid_dsl.nodes import LexiconDecl, Loc, Str
+from grid_dsl.language.diagnostics import inner_loc
+from grid_dsl.language.nodes import LexiconDecl, Loc, Str
 
-from .base import (
+from axes.base import (
     CAUSAL,
     NONE_LABEL,
     WORD_CHAR,
@@ -96,8 +96,8 @@ from .base import (
     paint,
     paint_bio,
 )
-from ._lexicon_scan import Alternation, lexicon_matches
-from ._regex import _items, _parsed, regex_timeout, timed, word_confined
+from axes._lexicon_scan import Alternation, lexicon_matches
+from axes._regex import _items, _parsed, regex_timeout, timed, word_confined
 
 ENCODINGS = ("span", "bio", "end", "after")
 CACHE_LIMIT = 1 << 18  # distinct words whose matches an axis remembers

@@ -13,9 +13,9 @@ import attrs
 import numpy as np
 import regex
 
-from grid_dsl.nodes import MainDecl
+from grid_dsl.language.nodes import MainDecl
 
-from .base import builds
+from axes.base import builds
 
 
 @attrs.frozen

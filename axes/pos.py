@@ -49,12 +49,12 @@ import re
 import attrs
 import numpy as np
 
-from grid_dsl.nodes import PosDecl
+from grid_dsl.language.nodes import PosDecl
 
-from . import _nltk
-from ._perceptron import engine
-from ._tokens import Words, doc_words, tokenize
-from .base import Axis, Lookahead, Spans, Stream, builds, paint, token_runs
+from axes import _nltk
+from axes._perceptron import engine
+from axes._tokens import Words, doc_words, tokenize
+from axes.base import Axis, Lookahead, Spans, Stream, builds, paint, token_runs
 
 UNIVERSAL = (".", "ADJ", "ADP", "ADV", "CONJ", "DET", "NOUN", "NUM", "PRON", "PRT", "VERB", "X")
 TAGGER = "averaged_perceptron_tagger_eng"

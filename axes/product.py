@@ -5,9 +5,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.nodes import ProductDecl
+from grid_dsl.language.nodes import ProductDecl
 
-from .base import NONE_LABEL, Axis, Stream, builds
+from axes.base import NONE_LABEL, Axis, Stream, builds
 
 MAX_PRODUCT = 2**32
 

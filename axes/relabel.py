@@ -9,9 +9,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.nodes import RelabelDecl
+from grid_dsl.language.nodes import RelabelDecl
 
-from .base import Axis, Spans, Stream, builds
+from axes.base import Axis, Spans, Stream, builds
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -89,13 +89,13 @@ import attrs
 import numpy as np
 import regex
 
-from grid_dsl import nodes
-from grid_dsl.diagnostics import did_you_mean
-from grid_dsl.formatter import value as spec_value
-from grid_dsl.nodes import RulesDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.diagnostics import did_you_mean
+from grid_dsl.language.formatter import value as spec_value
+from grid_dsl.language.nodes import RulesDecl
 
-from . import views
-from ._conditions import (
+from axes import views
+from axes._conditions import (
     CHAR_CLASSES,
     COMPARISONS,
     MAX_WINDOW,
@@ -108,7 +108,7 @@ from ._conditions import (
     WindowTest,
     combined,
 )
-from .base import CAUSAL, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
+from axes.base import CAUSAL, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
 
 # ------------------------------------------------------------------ axis
 

@@ -57,11 +57,11 @@ import unicodedata
 import attrs
 import numpy as np
 
-from grid_dsl import nodes
-from grid_dsl.diagnostics import Diagnostic, SpecError, did_you_mean
-from grid_dsl.nodes import Loc, TaggerDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.diagnostics import Diagnostic, SpecError, did_you_mean
+from grid_dsl.language.nodes import Loc, TaggerDecl
 
-from .base import CAUSAL, NONE_LABEL, SPAN_FACTS_CAUSAL, Axis, Lookahead, Spans, Stream, builds, paint
+from axes.base import CAUSAL, NONE_LABEL, SPAN_FACTS_CAUSAL, Axis, Lookahead, Spans, Stream, builds, paint
 
 ENTRY_POINT_GROUP = "multigrid.taggers"
 

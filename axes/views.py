@@ -13,9 +13,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.nodes import ViewDecl
+from grid_dsl.language.nodes import ViewDecl
 
-from .base import Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
+from axes.base import Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
 
 DEFAULT_MAX = {"position": 32, "index": 32, "depth": 8}
 MAX_CAP = 65_535  # labels "0" .. "max+": the vocabulary stays a uint16 stream

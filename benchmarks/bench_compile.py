@@ -6,10 +6,10 @@
 1. Grimm's tales (../shared/data, or MULTIGRID_SHARED_DATA; opened with
    open_corpus, so cleaned and split into its stories) compiled with
    examples/fairy_tales.axes (part of speech and phrases need NLTK_DATA; the
-   benchmark falls back to grid_dsl/demo.axes, and says so, when the spec or
+   benchmark falls back to grid_dsl/data/demo.axes, and says so, when the spec or
    the NLTK data is missing) with 2 workers and with 1, alternating, best of
    REPEATS each. Target: 2 workers take <= 0.65x the time of 1 (2 cores).
-2. A synthetic corpus (grid_dsl.synthetic) of about 20 MB, or 200 MB with
+2. A synthetic corpus (grid_dsl.data.synthetic) of about 20 MB, or 200 MB with
    --big, compiled with lexicon, grouping, derived (lag, position, product)
    and annotation axes (SYNTHETIC_SPEC). Target: peak RSS <= 1 GB.
 
@@ -88,8 +88,8 @@ feed role as predict
 def child(spec: str, corpus_ref: str, out: str, workers: int) -> None:
     """Compile once in this process and print what it cost as JSON."""
     from grid_dsl import load_spec
-    from grid_dsl.build import compile_corpus
-    from grid_dsl.corpora import open_corpus
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.corpora import open_corpus
 
     summary = compile_corpus(load_spec(spec), open_corpus(corpus_ref), out, workers=workers)
     mine, pool = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -41,8 +41,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.generate import generate  # noqa: E402
-from model.model import AxisSpec, GridConfig, GridTransformer  # noqa: E402
+from model.network.generate import generate  # noqa: E402
+from model.network.transformer import AxisSpec, GridConfig, GridTransformer  # noqa: E402
 
 VOCAB, BLOCK, BATCH, LAYERS, HEADS, WIDTH = 65, 64, 12, 4, 4, 128
 STEPS_PER_ROUND = 10

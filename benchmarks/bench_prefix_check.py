@@ -5,7 +5,7 @@
 
 Grimm's tales (../shared/data, or MULTIGRID_SHARED_DATA) compiled with
 examples/fairy_tales.axes (needs NLTK_DATA; the benchmark falls back to
-grid_dsl/demo.axes, and says so, when it is missing), with one worker, with
+grid_dsl/data/demo.axes, and says so, when it is missing), with one worker, with
 the check (the default budget, or --budget) and without it (the check's
 planning replaced by "nothing to check": the baseline only a benchmark may
 take). Runs alternate, best of REPEATS each; a fresh plan for every run, so
@@ -37,8 +37,8 @@ REPEATS = 3
 
 
 def spec_path() -> Path:
-    from grid_dsl.checker import load_spec
-    from grid_dsl.diagnostics import SpecError
+    from grid_dsl.data.checker import load_spec
+    from grid_dsl.language.diagnostics import SpecError
 
     try:
         load_spec(FAIRY_SPEC)
@@ -49,13 +49,13 @@ def spec_path() -> Path:
 
 
 def compile_once(spec: Path, checked: bool, budget: float, quarter: bool) -> tuple[float, dict | None]:
-    from grid_dsl import build
-    from grid_dsl.checker import load_spec
-    from grid_dsl.corpora import open_corpus
+    from grid_dsl.data import build
+    from grid_dsl.data.checker import load_spec
+    from grid_dsl.data.corpora import open_corpus
 
     corpus = open_corpus(str(GRIMM))
     if quarter:
-        from grid_dsl.corpora import Corpus
+        from grid_dsl.data.corpora import Corpus
 
         class Quarter(Corpus):  # --quick: the first quarter of the tales
             name = corpus.name + " (first quarter)"
@@ -82,7 +82,7 @@ def compile_once(spec: Path, checked: bool, budget: float, quarter: bool) -> tup
 
 
 def rows(repeats: int = REPEATS, budget: float | None = None, quick: bool = False) -> list[dict]:
-    from grid_dsl.prefix_check import DEFAULT_BUDGET
+    from grid_dsl.data.prefix_check import DEFAULT_BUDGET
 
     budget = DEFAULT_BUDGET if budget is None else budget
     spec = spec_path()

@@ -33,7 +33,7 @@ def timed(argv: list[str], env: dict) -> float:
 
 def rows(rounds: int = ROUNDS) -> list[dict]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    cli = [sys.executable, "-m", "grid_dsl.cli"]
+    cli = [sys.executable, "-m", "model.cli"]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.axes"

@@ -9,10 +9,10 @@ resource.getrusage(RUSAGE_CHILDREN).ru_maxrss once it has ended (peak_rss.py):
 the peak resident set of that run alone (Python, torch and all).
 
     minimal GPT     bench_model.MinimalGPT on random windows: the floor
-    baseline        `model.train.train` without axes (axes=none), on a compiled
+    baseline        `model.training.train.train` without axes (axes=none), on a compiled
                     synthetic corpus: the framework's loop, evaluation,
                     checkpoints and TensorBoard log included
-    sum, concat...  the same with every fed axis of grid_dsl/demo.axes (5 axes)
+    sum, concat...  the same with every fed axis of grid_dsl/data/demo.axes (5 axes)
 
 Each row gives its ratio to the minimal GPT (framework runs: also to the
 baseline). The issues set no memory target for training; these rows report.
@@ -56,9 +56,9 @@ def train_minimal(steps: int) -> None:
 
 
 def train_framework(data: str, out: str, steps: int, fusion: str) -> None:
-    """`steps` steps of `model.train.train` ("none": the baseline), one evaluation at the end."""
-    from model.config import TrainConfig
-    from model.train import train
+    """`steps` steps of `model.training.train.train` ("none": the baseline), one evaluation at the end."""
+    from model.network.config import TrainConfig
+    from model.training.train import train
 
     config = TrainConfig(max_iters=steps, eval_interval=steps, sample_interval=0, device="cpu",
                          axes="none" if fusion == "none" else "fed", fusion="sum" if fusion == "none" else fusion)
@@ -68,8 +68,8 @@ def train_framework(data: str, out: str, steps: int, fusion: str) -> None:
 def compile_demo(out: Path) -> None:
     """The synthetic tales compiled with demo.axes into `out` (not measured)."""
     from grid_dsl import load_spec
-    from grid_dsl.build import compile_corpus
-    from grid_dsl.corpora import open_corpus
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.corpora import open_corpus
 
     compile_corpus(load_spec(DEMO_SPEC), open_corpus(f"synthetic:stories={STORIES},seed=0"), out)
 

@@ -5,7 +5,7 @@
 Run it alone on a GPU machine (a few minutes, most of it torch.compile). It
 drives the real commands, so what passes here is what a researcher gets:
 
-1. data     the built-in synthetic tales compiled with grid_dsl/demo.axes.
+1. data     the built-in synthetic tales compiled with grid_dsl/data/demo.axes.
 2. train    `multigrid train` at nanoGPT's shakespeare-char GPU configuration
             (6 layers, 6 heads, 384 wide, block 256, batch 64, dropout 0.2),
             --steps steps three ways: float32, bf16 autocast, bf16 autocast +
@@ -68,7 +68,7 @@ class Report:
 
 
 def multigrid(*args: str, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
-    command = (launcher or [sys.executable]) + ["-m", "grid_dsl.cli", *args]
+    command = (launcher or [sys.executable]) + ["-m", "model.cli", *args]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         print(f"      $ {' '.join(command)}\n      exit {done.returncode}: {done.stderr.strip()[-2000:]}", flush=True)
@@ -76,9 +76,9 @@ def multigrid(*args: str, launcher: list[str] | None = None) -> subprocess.Compl
 
 
 def compile_data(out: Path, stories: int) -> Path:
-    from grid_dsl.build import compile_corpus
-    from grid_dsl.cli import DEMO_SPEC_PATH, load_plan
-    from grid_dsl.synthetic import synthetic_corpus
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.inputs import DEMO_SPEC_PATH, load_plan
+    from grid_dsl.data.synthetic import synthetic_corpus
 
     compile_corpus(load_plan(DEMO_SPEC_PATH), synthetic_corpus(stories=stories, seed=0), out / "data",
                    val_fraction=0.1, seed=0)
@@ -141,11 +141,11 @@ def check_ddp(report: Report, data: Path, out: Path, base: dict, steps: int) -> 
 
 def check_kv(report: Report, run: Path | None, data: Path, device: torch.device, chars: int) -> None:
     import bench_model
-    from grid_dsl.dataset import Dataset
-    from model import checkpoint
-    from model.batches import Batches
-    from model.evaluate import select
-    from model.model import GridTransformer, KVCache
+    from grid_dsl.data.dataset import Dataset
+    from model.network import checkpoint
+    from model.training.batches import Batches
+    from model.training.evaluate import select
+    from model.network.transformer import GridTransformer, KVCache
 
     if run is not None:
         state = checkpoint.load(run)

@@ -230,8 +230,8 @@ def format_table(rows: list[dict]) -> str:
 
 
 def write_json(path: Path, report: dict) -> None:
-    """Written through grid_dsl.files: never half-written."""
-    from grid_dsl.files import write_atomically
+    """Written through grid_dsl.data.files: never half-written."""
+    from grid_dsl.data.files import write_atomically
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(report, indent=2) + "\n")

@@ -13,9 +13,9 @@ import importlib
 # Loaded on first use (PEP 562), so that `multigrid --help` and the commands
 # that need no spec start without importing every kind of axis.
 _WHERE = {
-    "check": "checker", "load_spec": "checker", "loads_spec": "checker",
-    "compile_documents": "compiler", "compile_text": "compiler",
-    "SpecError": "diagnostics", "Grid": "grid", "parse": "parser", "parse_file": "parser",
+    "check": "data.checker", "load_spec": "data.checker", "loads_spec": "data.checker",
+    "compile_documents": "data.compiler", "compile_text": "data.compiler",
+    "SpecError": "language.diagnostics", "Grid": "data.grid", "parse": "language.parser", "parse_file": "language.parser",
 }
 
 

@@ -62,7 +62,7 @@ def one_thread():
 
 def run(capsys, *argv):
     """`multigrid ARGV` in this process: (exit code, stdout, stderr); never a traceback."""
-    from grid_dsl import cli
+    from model.cli import main as cli
 
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -8,8 +8,8 @@ import torch
 from test_build import MANY
 from test_dataset import compile_to
 
-from grid_dsl.diagnostics import UserError
-from model.batches import Batches
+from grid_dsl.language.diagnostics import UserError
+from model.training.batches import Batches
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ import pytest
 from test_dataset import SPEC, TEXTS, ListCorpus, compile_to
 
 from conftest import run
-from grid_dsl import build, compile_text, loads_spec
-from grid_dsl.build import Shard, choose_split, compile_corpus
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.merge import merge_shards
+from grid_dsl.data import build
+from grid_dsl import compile_text, loads_spec
+from grid_dsl.data.build import Shard, choose_split, compile_corpus
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.merge import merge_shards
 
 TESTS = Path(__file__).resolve().parent
 MANY = [f"Story {i}. The {'king' if i % 3 else 'frog'} went to town {'é' * (i % 4)}and back!\n" * (1 + i % 5)
@@ -259,7 +260,7 @@ import sys, time, pathlib
 sys.path.insert(0, {str(TESTS)!r})
 from test_dataset import SPEC, ListCorpus
 from grid_dsl import loads_spec
-from grid_dsl.build import compile_corpus
+from grid_dsl.data.build import compile_corpus
 
 class Slow(ListCorpus):
     passes = 0
@@ -427,7 +428,7 @@ def test_command_line_errors(tmp_path, capsys, spec_file):
 
 
 def test_an_axis_with_no_label_in_the_whole_corpus_is_warned_about(tmp_path, capsys):
-    from grid_dsl.cli import main
+    from model.cli.main import main
 
     (tmp_path / "s.axes").write_text('group w = words\nlexicon dragon { "dragon" -> DRAGON }\n'
                                      "feed w as context\nfeed dragon as predict\n")

@@ -6,7 +6,7 @@ from conftest import need_nltk
 
 from axes.base import CAUSAL
 from grid_dsl import compile_text, loads_spec
-from grid_dsl.causality import EXCERPT_CHARS, MAX_EXCERPTS, cut_points, excerpts, prefix_violations, verify
+from grid_dsl.data.causality import EXCERPT_CHARS, MAX_EXCERPTS, cut_points, excerpts, prefix_violations, verify
 
 TEXT = (
     "Then the king said: \"Mr. Brown, bring me 12 apples.\" The queen laughed.\n"

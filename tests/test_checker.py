@@ -154,8 +154,8 @@ def test_numbers_a_spec_sizes_are_bounded_before_anything_is_built(spec, line, m
 def test_includes_come_through_a_loader():
     from pathlib import Path
 
-    from grid_dsl.checker import StoredSources, check
-    from grid_dsl.parser import parse
+    from grid_dsl.data.checker import StoredSources, check
+    from grid_dsl.language.parser import parse
 
     files = {"/specs/root.axes": 'include "lib/words.axes"\nposition p = w\nfeed p as context\n',
              "/specs/lib/words.axes": "group w = words\n"}

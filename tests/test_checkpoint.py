@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from grid_dsl import loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.cli import main
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.synthetic import synthetic_corpus
-from model import checkpoint
-from model.config import TrainConfig
-from model.model import GridTransformer
-from model.train import train
+from grid_dsl.data.build import compile_corpus
+from model.cli.main import main
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.network import checkpoint
+from model.network.config import TrainConfig
+from model.network.transformer import GridTransformer
+from model.training.train import train
 
 SPEC = """main chars
 group words = words
@@ -140,7 +140,7 @@ def test_eval_refuses_a_dataset_with_another_main_vocabulary(run, tmp_path, caps
     text.mkdir()
     for i in range(4):
         (text / f"{i}.txt").write_text("zzz yyy xxx. " * 40)
-    from grid_dsl.corpora import open_corpus
+    from grid_dsl.data.corpora import open_corpus
 
     other = compile_dataset(tmp_path / "other", SPEC, open_corpus(str(text)))
     code = main(["eval", str(run[0]), "--data", str(other.path)])

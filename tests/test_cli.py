@@ -12,8 +12,11 @@ import pytest
 from conftest import ROOT, run
 
 from axes.base import CAUSAL
-from grid_dsl import cli, load_spec
-from grid_dsl.formatter import format_text
+from grid_dsl.cli import spec as cli
+from model.cli import main as entry
+from grid_dsl.data.inputs import SAMPLE_PATH
+from grid_dsl import load_spec
+from grid_dsl.language.formatter import format_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -165,7 +168,7 @@ def test_bad_annotation_records_are_located(capsys, spec, tmp_path):
 def test_errors_from_a_real_process():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-m", "grid_dsl.cli", "check", "-"], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-m", "model.cli", "check", "-"], capture_output=True, text=True, env=env, cwd=ROOT
     )
     assert done.returncode == 2 and "spec file not found: -" in done.stderr and "Traceback" not in done.stderr
 
@@ -220,7 +223,7 @@ def test_check_reads_a_file_without_its_bom_and_the_built_in_sample(capsys, spec
     code, out, _ = run(capsys, "check", path, "--file", text)
     assert code == 0 and "2 characters" in out and table_rows(out)["words"][5] == "100.0%"
     code, out, _ = run(capsys, "check", path)
-    assert code == 0 and "built-in sample" in out and f"{len(cli.SAMPLE_PATH.read_text()):,} characters" in out
+    assert code == 0 and "built-in sample" in out and f"{len(SAMPLE_PATH.read_text()):,} characters" in out
 
 
 def test_verify_confirms_a_causal_spec(capsys, spec):
@@ -299,7 +302,7 @@ def test_show_in_a_real_pipe_is_plain(spec):
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="40")
     env.pop("NO_COLOR", None)
     done = subprocess.run(
-        [sys.executable, "-m", "grid_dsl.cli", "show", str(path), "--text", "Hello there"],
+        [sys.executable, "-m", "model.cli", "show", str(path), "--text", "Hello there"],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout == "text  Hello there\nwords WORD· WORD·\n"
@@ -337,7 +340,7 @@ def test_the_command_line_starts_without_torch_or_nltk(tmp_path):
 
     spec = tmp_path / "s.axes"
     spec.write_text("group w = words\nposition p = w\nfeed p as context\n")
-    probe = ("import sys, contextlib, io\nfrom grid_dsl import cli\n"
+    probe = ("import sys, contextlib, io\nfrom model.cli import main as cli\n"
              "for argv in (['--help'], ['fmt', '--check', sys.argv[1]], ['check', sys.argv[1]]):\n"
              "    with contextlib.redirect_stdout(io.StringIO()):\n"
              "        cli.main(argv)\n"
@@ -351,7 +354,7 @@ def test_the_command_line_starts_without_torch_or_nltk(tmp_path):
 def test_bare_command_prints_the_help_and_version_answers(capsys):
     code, out, err = run(capsys)
     assert code == 0 and out.startswith("usage: multigrid") and "COMMAND" in out and err == ""
-    assert cli.main(["--version"]) == 0 and capsys.readouterr().out.startswith("multigrid ")
+    assert entry.main(["--version"]) == 0 and capsys.readouterr().out.startswith("multigrid ")
 
 
 @pytest.mark.parametrize("argv, hint", [
@@ -373,9 +376,9 @@ def test_an_option_of_the_command_is_not_taken_for_a_key(capsys, tmp_path):
 def test_train_help_lists_every_key_with_its_default_and_meaning(capsys):
     import attrs
 
-    from model.config import TrainConfig
+    from model.network.config import TrainConfig
 
-    assert cli.main(["train", "--help"]) == 0
+    assert entry.main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     for field in attrs.fields(TrainConfig):
         assert f"  {field.name}=" in out, field.name

@@ -7,13 +7,13 @@ import statistics
 
 import pytest
 
-import model.train
-from grid_dsl.cli import main
-from grid_dsl.dataset import Dataset
-from model import report
-from model.compare import FORMAT
-from model.config import TrainConfig
-from model.evaluate import LEAKY_LABEL
+import model.training.train
+from model.cli.main import main
+from grid_dsl.data.dataset import Dataset
+from model.experiments import report
+from model.experiments.compare import FORMAT
+from model.network.config import TrainConfig
+from model.training.evaluate import LEAKY_LABEL
 
 PREDICT = """main chars
 group words = words
@@ -64,13 +64,13 @@ def rows(out):
 
 def counting(monkeypatch):
     """Replace train() by one that records (run directory, resume) and trains."""
-    calls, real = [], model.train.train
+    calls, real = [], model.training.train.train
 
     def train(data, out, config, **kwargs):
         calls.append((out.parent.name + "/" + out.name, kwargs["resume"]))
         return real(data, out, config, **kwargs)
 
-    monkeypatch.setattr(model.train, "train", train)
+    monkeypatch.setattr(model.training.train, "train", train)
     return calls
 
 
@@ -154,7 +154,7 @@ def test_rerun_skips_finished_and_resumes_unfinished(compared, tmp_path, monkeyp
     partial = out / "runs" / "predict" / "seed1"
     shutil.rmtree(partial)
     config = TrainConfig.load(None, TINY + ["max_iters=5", "seed=1338"])
-    model.train.train(Dataset.open(out / "data" / "predict"), partial, config, progress=False)
+    model.training.train.train(Dataset.open(out / "data" / "predict"), partial, config, progress=False)
     killed = out / "runs" / "oracle" / "seed0"
     shutil.rmtree(killed)
     killed.mkdir()
@@ -249,7 +249,7 @@ def test_interval_uses_students_t():
 
 
 def test_match_params_says_when_it_adjusted_nothing():
-    from model.report import matched_lines
+    from model.experiments.report import matched_lines
 
     def config(name, before, after):
         return {"name": name, "parameters": 1000, "matched": {"by": "width", "key": "n_embd", "from": before,

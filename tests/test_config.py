@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from grid_dsl.cli import main
-from grid_dsl.diagnostics import UserError
-from model.config import TrainConfig
+from model.cli.main import main
+from grid_dsl.language.diagnostics import UserError
+from model.network.config import TrainConfig
 
 
 def test_defaults_are_nanogpts_small_cpu_configuration():

@@ -1,4 +1,4 @@
-"""Corpus sources (grid_dsl/corpora.py, grid_dsl/gutenberg.py): Gutenberg
+"""Corpus sources (grid_dsl/data/corpora.py, grid_dsl/data/gutenberg.py): Gutenberg
 cleaning and story splitting checked on the real files, folders in the Kaggle
 layout, annotation files, fingerprints, and every bad input a user can give."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from grid_dsl import gutenberg
-from grid_dsl.corpora import SourceDocument, fingerprint_documents, open_corpus
-from grid_dsl.diagnostics import SpecError, UserError
+from grid_dsl.data import gutenberg
+from grid_dsl.data.corpora import SourceDocument, fingerprint_documents, open_corpus
+from grid_dsl.language.diagnostics import SpecError, UserError
 
 CORPORA = SHARED / "corpora"
 
@@ -413,7 +413,7 @@ def test_bad_synthetic_options(ref, message):
 
 
 def test_synthetic_corpus_route():
-    synthetic = pytest.importorskip("grid_dsl.synthetic", reason="grid_dsl/synthetic.py is not written yet")
+    synthetic = pytest.importorskip("grid_dsl.data.synthetic", reason="grid_dsl/data/synthetic.py is not written yet")
     corpus = open_corpus("synthetic:stories=3,seed=7")
     expected = synthetic.synthetic_corpus(3, 7)
     assert [(d.name, d.text) for d in corpus.documents()] == [(d.name, d.text) for d in expected.documents()]
@@ -423,7 +423,7 @@ def test_synthetic_corpus_route():
 
 
 def test_synthetic_story_files_load_back_as_a_folder(tmp_path):
-    synthetic = pytest.importorskip("grid_dsl.synthetic", reason="grid_dsl/synthetic.py is not written yet")
+    synthetic = pytest.importorskip("grid_dsl.data.synthetic", reason="grid_dsl/data/synthetic.py is not written yet")
     corpus = synthetic.synthetic_corpus(3, 7)
     synthetic.write_story_files(corpus, tmp_path / "stories")
     loaded = list(open_corpus(tmp_path / "stories").documents())

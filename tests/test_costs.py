@@ -1,4 +1,4 @@
-"""What the loop and expansion cost (model/costs.py): `multigrid equal-compute`
+"""What the loop and expansion cost (model/experiments/costs.py): `multigrid equal-compute`
 on a tiny finished loop, `multigrid expansion-cost` on real and made-up runs,
 and their bad input."""
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run
-from model.costs import equal_compute, expansion_cost, loop_steps
+from model.experiments.costs import equal_compute, expansion_cost, loop_steps
 
 START = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
 GROWN = START + "tagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\nfeed shape as context\n"
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]  # end to
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    from grid_dsl import cli
+    from model.cli import main as cli
 
     folder = tmp_path_factory.mktemp("loop")
     (folder / "start.axes").write_text(START)
@@ -95,7 +95,7 @@ def test_the_first_evaluation_at_or_below_the_target_counts():
     expanded = metrics([2.4, 2.1, 1.9, 1.8], seconds_per_step=0.2)
     c = expansion_cost(scratch, expanded, old=metrics([6.0, 2.4], step_every=1000))
     assert (c["reached"], c["steps"], c["s"], c["target"]) == (True, 200, 40.0, 1.9)
-    from model.costs import expansion_cost_lines
+    from model.experiments.costs import expansion_cost_lines
 
     lines = expansion_cost_lines(c)
     assert lines[1] == "expanded: reaches it at step 200 (40 s): 50% of the steps, 100% of the wall-clock"
@@ -105,7 +105,7 @@ def test_the_first_evaluation_at_or_below_the_target_counts():
 
 
 def test_runs_scored_differently_are_refused():
-    from grid_dsl.diagnostics import UserError
+    from grid_dsl.language.diagnostics import UserError
 
     with pytest.raises(UserError, match="evaluated differently"):
         expansion_cost(metrics([2.0]), {**metrics([1.0]), "eval": {"seed": 1}})
@@ -117,8 +117,8 @@ def test_a_run_without_metrics_is_a_clear_error(tmp_path, capsys):
 
 
 def test_a_loop_from_an_oracle_spec_is_labelled_leaky():
-    from model.costs import equal_compute_table
-    from model.evaluate import LEAKY_LABEL
+    from model.experiments.costs import equal_compute_table
+    from model.training.evaluate import LEAKY_LABEL
 
     row = {"round": 0, "accepted": "(first model)", "loop_steps": 8, "model_steps": 8, "bpc_joint": 1.5,
            "spec_scratch": 1.4, "baseline_scratch": 2.0, "leaky": True}
@@ -128,7 +128,7 @@ def test_a_loop_from_an_oracle_spec_is_labelled_leaky():
 
 
 def test_equal_compute_shows_which_run_it_trains(loop, tmp_path, capsys):
-    from model.improve import run_state
+    from model.experiments.improve import run_state
 
     out = tmp_path / "eq_progress"
     equal_compute(loop, out)

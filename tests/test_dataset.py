@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from grid_dsl import compile_text, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.corpora import Corpus, SourceDocument
-from grid_dsl.dataset import FORMAT, Dataset
-from grid_dsl.diagnostics import UserError
+from grid_dsl.data.build import compile_corpus
+from grid_dsl.data.corpora import Corpus, SourceDocument
+from grid_dsl.data.dataset import FORMAT, Dataset
+from grid_dsl.language.diagnostics import UserError
 
 SPEC = """main chars
 group words = words
@@ -58,7 +58,7 @@ def compile_to(path, texts=TEXTS, spec=SPEC, **options):
 
 def split_texts(ds, texts):
     """The texts of each split, by the manifest's split (document method)."""
-    from grid_dsl.build import choose_split
+    from grid_dsl.data.build import choose_split
 
     _, is_val = choose_split(len(texts), ds.manifest["split"]["val_fraction"], ds.manifest["split"]["seed"])
     return {"train": [t for t, v in zip(texts, is_val) if not v], "val": [t for t, v in zip(texts, is_val) if v]}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import run
-from grid_dsl import cli
+from grid_dsl.data.inputs import DEMO_SPEC_PATH
 
 TINY = ["--stories", "6", "--steps", "3", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
         "eval_interval=3", "eval_iters=1", "warmup_iters=1", "sample_interval=3", "device=cpu", "prefix_check=200"]
@@ -77,7 +77,7 @@ def test_demo_refuses_a_directory_it_did_not_make(tmp_path, capsys):
 
 
 def test_demo_spec_is_canonical(capsys):
-    assert run(capsys, "fmt", "--check", cli.DEMO_SPEC_PATH)[0] == 0
+    assert run(capsys, "fmt", "--check", DEMO_SPEC_PATH)[0] == 0
 
 
 def test_demo_rejects_an_unknown_config_key(tmp_path, capsys):
@@ -89,8 +89,8 @@ def test_demo_rejects_an_unknown_config_key(tmp_path, capsys):
 def test_the_demo_says_up_front_how_long_it_takes_on_a_cpu():
     import torch
 
-    from model.config import TrainConfig
-    from model.demo import DEMO_CONFIG, expected_time
+    from model.network.config import TrainConfig
+    from model.experiments.demo import DEMO_CONFIG, expected_time
 
     full = TrainConfig(**{**DEMO_CONFIG, "max_iters": 2000})
     assert expected_time(full, torch.device("cpu")) == " (about 5 minutes on a two-core CPU)"

@@ -1,5 +1,5 @@
-"""Distillation and the proposers (model/distill*.py, model/proposers.py,
-model/candidates.py, `multigrid distill`), on a tiny synthetic dataset and a
+"""Distillation and the proposers (model/experiments/distill*.py, model/experiments/proposers.py,
+model/experiments/candidates.py, `multigrid distill`), on a tiny synthetic dataset and a
 tiny model trained a few steps."""
 
 import logging
@@ -12,24 +12,25 @@ import torch
 import torch.nn.functional as F
 
 from grid_dsl import compile_text, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.causality import verify
-from grid_dsl.checker import check
-from grid_dsl.cli import main
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.formatter import format_text
-from grid_dsl.parser import parse
-from grid_dsl.synthetic import synthetic_corpus
-from model import checkpoint, distill
-from model.candidates import Candidate, CandidateError, check_candidate
-from model.config import TrainConfig
-from model.distill import Condition, Sample, base_spec_text, collect, doc_prefixes
-from model.distill_tree import simplify
-from model.model import GridTransformer
-from model.proposers import (PROPOSERS, ClusterProposer, LexemeProposer, Proposer, Settings, SurprisalProposer,
+from grid_dsl.data.build import compile_corpus
+from grid_dsl.data.causality import verify
+from grid_dsl.data.checker import check
+from model.cli.main import main
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.language.formatter import format_text
+from grid_dsl.language.parser import parse
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.network import checkpoint
+from model.experiments import distill
+from model.experiments.candidates import Candidate, CandidateError, check_candidate
+from model.network.config import TrainConfig
+from model.experiments.distill import Condition, Sample, base_spec_text, collect, doc_prefixes
+from model.experiments.distill_tree import simplify
+from model.network.transformer import GridTransformer
+from model.experiments.proposers import (PROPOSERS, ClusterProposer, LexemeProposer, Proposer, Settings, SurprisalProposer,
                              distilled_rules, run_proposers)
-from model.train import train
+from model.training.train import train
 
 SPEC = """main chars
 group words = words
@@ -190,7 +191,7 @@ def test_the_lexeme_miner_finds_the_words_where_the_loss_is_high(net, data, monk
         hard[m.start() : m.end()] = True
     nll = np.where(hard[np.minimum(positions + 1, len(text) - 1)], 6.0, 0.5).astype(np.float32)
     planted = Sample(positions, np.repeat(starts, half), nll, None, 1)
-    monkeypatch.setattr("model.proposers.collect", lambda *a, **k: planted)
+    monkeypatch.setattr("model.experiments.proposers.collect", lambda *a, **k: planted)
     ranked = LexemeProposer(Settings(ngram=2)).mine(wide, data, seed=0)
     assert {x.text for x in ranked[:2]} == {"witch", "castle"}
     assert ranked[0].bits == pytest.approx(6.0 / np.log(2), rel=1e-5)
@@ -311,7 +312,7 @@ class Leaky(Proposer):
 
 def test_run_proposers_skips_crashes_and_failed_candidates_and_logs_why(net, data, caplog):
     proposers = [Crashing(), Leaky(), SurprisalProposer(SETTINGS)]
-    with caplog.at_level(logging.WARNING, logger="model.proposers"):
+    with caplog.at_level(logging.WARNING, logger="model.experiments.proposers"):
         candidates, failures = run_proposers(proposers, net, data, base_spec_text(data), np.random.default_rng(0))
     assert [c.name for c in candidates] == ["surprisal"]
     assert [(f.proposer, f.candidate) for f in failures] == [("crashing", None), ("leaky", "peek"), ("leaky", "ok")]

@@ -1,4 +1,4 @@
-"""Built-in corpora (grid_dsl/download.py): the real download code against a
+"""Built-in corpora (grid_dsl/data/download.py): the real download code against a
 local HTTP server on 127.0.0.1 serving the shared copies. Never the internet."""
 
 import hashlib
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from grid_dsl import download
-from grid_dsl.corpora import open_corpus
-from grid_dsl.diagnostics import UserError
+from grid_dsl.data import download
+from grid_dsl.data.corpora import open_corpus
+from grid_dsl.language.diagnostics import UserError
 
 CORPORA = SHARED / "corpora"
 pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason=f"shared corpora not found at {CORPORA}; "

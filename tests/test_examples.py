@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import need_nltk
-from grid_dsl import cli, load_spec
+from model.cli import main as cli
+from grid_dsl import load_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPECS = ["fairy_tales.axes", "causal_only.axes", "seed_replication.axes"]

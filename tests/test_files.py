@@ -1,10 +1,10 @@
-"""grid_dsl.files: the one atomic file writer (checkpoints, metrics, reports, specs)."""
+"""grid_dsl.data.files: the one atomic file writer (checkpoints, metrics, reports, specs)."""
 
 import os
 
 import pytest
 
-from grid_dsl.files import write_atomically, write_json_atomically
+from grid_dsl.data.files import write_atomically, write_json_atomically
 
 
 def test_text_bytes_and_writers_replace_the_file_whole(tmp_path):

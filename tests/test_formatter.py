@@ -15,10 +15,10 @@ from axes._nltk import missing
 from axes.base import BUILDERS
 from conftest import need_nltk
 from grid_dsl import check, parse
-from grid_dsl import nodes as n
-from grid_dsl.formatter import KEYWORDS, format_spec, format_text, long_string, number, quote
-from grid_dsl.parser import _lark
-from grid_dsl.spec_strategies import _KINDS
+from grid_dsl.language import nodes as n
+from grid_dsl.language.formatter import KEYWORDS, format_spec, format_text, long_string, number, quote
+from grid_dsl.language.parser import _lark
+from grid_dsl.testing.strategies import _KINDS
 from grid_dsl.testing import spec_asts, specs, texts
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.generate import _Window, generate, sample_ids
-from model.model import AxisSpec, GridConfig, GridTransformer, KVCache
+from model.network.generate import _Window, generate, sample_ids
+from model.network.transformer import AxisSpec, GridConfig, GridTransformer, KVCache
 
 V = 11
 AXES = (

@@ -1,4 +1,4 @@
-"""The self-improvement loop (model/improve.py): the acceptance rule, the
+"""The self-improvement loop (model/experiments/improve.py): the acceptance rule, the
 shuffled control, a whole tiny loop, resuming it, and bad input."""
 
 import json
@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import run
-from grid_dsl import cli, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.dataset import Dataset
-from grid_dsl.synthetic import synthetic_corpus
-from model import proposers
-from model.improve import decide, shuffled_control
+from model.cli import main as cli
+from grid_dsl import loads_spec
+from grid_dsl.data.build import compile_corpus
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.experiments import proposers
+from model.experiments.improve import decide, shuffled_control
 
 SPEC = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
 TINY = ["prefix_check=200", "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "eval_interval=4", "eval_iters=1",
@@ -118,7 +119,7 @@ def test_rerunning_a_finished_loop_trains_nothing(finished, spec_file, capsys, m
     def no_training(*args, **kwargs):
         raise AssertionError("a finished loop trained again")
 
-    monkeypatch.setattr("model.train.train", no_training)
+    monkeypatch.setattr("model.training.train.train", no_training)
     before = (finished / "summary.md").read_text()
     code, out, err = run(capsys, *loop_args(spec_file, finished))
     assert code == 0, err
@@ -126,7 +127,7 @@ def test_rerunning_a_finished_loop_trains_nothing(finished, spec_file, capsys, m
 
 
 def test_an_interrupted_loop_resumes_and_skips_finished_runs(spec_file, tmp_path, capsys, monkeypatch):
-    import model.train as train_module
+    import model.training.train as train_module
 
     real, calls = train_module.train, []
 
@@ -201,7 +202,7 @@ def test_every_candidate_measured_is_a_checked_causal_spec(finished):
 
 
 def test_rediscovery_scores_the_planted_structure_one_and_unrelated_labels_near_zero():
-    from model.rediscovery import recovery
+    from model.experiments.rediscovery import recovery
 
     docs = list(synthetic_corpus(stories=6, seed=1).documents())
     copy = "main chars\nannotation stage_copy (layer=stage, labels=[OPENING, QUEST, TRIAL, RESOLUTION])\n"
@@ -211,7 +212,7 @@ def test_rediscovery_scores_the_planted_structure_one_and_unrelated_labels_near_
 
 
 def test_rediscovery_tabulates_every_candidate_of_a_loop(finished, capsys, tmp_path):
-    from model.rediscovery import main as rediscovery
+    from model.experiments.rediscovery import main as rediscovery
 
     assert rediscovery([str(finished), "--stories", "3"]) == 0
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from axes import _lexicon_scan as lexicon_scan
 from axes import lexicon as lexicon_module
 from grid_dsl import SpecError, compile_text, loads_spec
-from grid_dsl.properties import assert_aligned, assert_deterministic, assert_well_formed
+from grid_dsl.data.properties import assert_aligned, assert_deterministic, assert_well_formed
 from grid_dsl.testing import texts
 
 FAIRY = '"king" | "queen" -> ROYAL\n  /wol(f|ves)/ -> VILLAIN'

@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grid_dsl.diagnostics import UserError
-from model.model import AxisSpec, GridConfig, GridTransformer, expand
+from grid_dsl.language.diagnostics import UserError
+from model.network.transformer import AxisSpec, GridConfig, GridTransformer, expand
 
 V = 11
 AXES = (

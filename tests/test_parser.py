@@ -4,7 +4,7 @@ reported with a location and the tokens Lark expected."""
 import pytest
 
 from grid_dsl import SpecError, parse
-from grid_dsl import nodes as n
+from grid_dsl.language import nodes as n
 
 SPEC = '''
 # a comment

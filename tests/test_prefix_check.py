@@ -1,5 +1,5 @@
 """Causality that cannot be fooled: the checker's span facts, and the
-compile-time prefix check on the corpus (grid_dsl.prefix_check).
+compile-time prefix check on the corpus (grid_dsl.data.prefix_check).
 
 Lying plug-ins stand in for any axis the static algebra would wrongly call
 causal: each claims causality and breaks it in its own way, and `compile`
@@ -14,10 +14,10 @@ import pytest
 
 from conftest import fake_distribution, run
 from grid_dsl import SpecError, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.prefix_check import Cut, check_document, check_targets, choose_cuts
+from grid_dsl.data.build import compile_corpus
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.prefix_check import Cut, check_document, check_targets, choose_cuts
 from test_dataset import ListCorpus
 
 LIARS = r'''
@@ -157,7 +157,7 @@ def test_contraction_lexicon_is_causal_by_construction():
 
 
 def test_contraction_lexicon_is_prefix_stable():
-    from grid_dsl.causality import verify
+    from grid_dsl.data.causality import verify
 
     plan = loads_spec("lexicon neg (whole_word, encoding=after) { \"don't\" | \"can't\" -> NEG  \"n't\" -> NT }\n"
                       "feed neg as context")
@@ -235,7 +235,7 @@ def test_allow_leaks_compiles_and_labels_the_dataset(tmp_path, capsys):
     assert by_name["p"]["prefix_check"]["mismatches"] == 1 and "NEXT_UPPER" in by_name["p"]["prefix_check"]["example"]
     assert by_name["wp"]["prefix_check"] == {"cuts": manifest["prefix_check"]["cuts"], "mismatches": 0, "example": None}
     # stats shows the check beside the estimate, and flags the failed axis
-    from grid_dsl.cli import main as cli_main
+    from model.cli.main import main as cli_main
     assert cli_main(["stats", str(tmp_path / "ds")]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(("p ", "wp "))}
     assert "FAILED (" in rows["p"] and rows["p"].endswith("LEAK") and "ok (" in rows["wp"]
@@ -296,7 +296,7 @@ def test_compile_command_exit_code(tmp_path, capsys):
 
 
 def test_referee_agrees_on_an_honest_dataset(tmp_path):
-    from grid_dsl.referee import referee
+    from grid_dsl.data.referee import referee
 
     spec = "group w = words\nposition wp = w\ntagger c = char_class\nfeed wp as context\nfeed c as context\n"
     compile_corpus(loads_spec(spec, "honest.axes"), ListCorpus(TALES * 4), tmp_path / "ds", val_fraction=0.5)
@@ -315,7 +315,7 @@ def test_referee_agrees_on_an_honest_dataset(tmp_path):
 def test_referee_on_one_document_split_contiguously(tmp_path):
     """The validation part of a one-document corpus goes on from the end of
     the training part: its prefixes start in the training split."""
-    from grid_dsl.referee import referee
+    from grid_dsl.data.referee import referee
 
     spec = "group w = words\nindex wi = w (max=1000)\nfeed wi as context\n"
     compile_corpus(loads_spec(spec, "one.axes"), ListCorpus(["".join(TALES) * 3]), tmp_path / "ds", val_fraction=0.2)
@@ -329,7 +329,7 @@ def test_referee_on_one_document_split_contiguously(tmp_path):
 def test_eval_referee_labels_a_run_on_an_opted_out_dataset_leaky(tmp_path, capsys):
     """The dataset was compiled with --allow-leaks: the referee finds the
     labels the prefix does not give, and eval labels every number LEAKY."""
-    from grid_dsl.referee import referee
+    from grid_dsl.data.referee import referee
 
     spec = "tagger p = peeks\nfeed p as context\n"
     compile_corpus(loads_spec(spec, "liar.axes"), ListCorpus(TALES * 6), tmp_path / "ds", val_fraction=0.5,
@@ -369,7 +369,7 @@ def test_improve_refuses_a_leaky_start(tmp_path, capsys):
 def test_distill_and_improve_refuse_a_dataset_the_referee_catches(tmp_path):
     """A dataset whose manifest says nothing (compiled before the check, or
     changed since): the referee decides."""
-    from model.context import require_honest_context
+    from model.training.context import require_honest_context
 
     spec = "group w = words\nposition wp = w\nfeed wp as context\n"
     compile_corpus(loads_spec(spec, "honest.axes"), ListCorpus(TALES * 4), tmp_path / "ds", val_fraction=0.5)
@@ -408,7 +408,7 @@ def test_a_bytes_grid_is_checked_on_its_characters():
 
 
 def test_referee_on_a_bytes_dataset_cuts_at_whole_characters(tmp_path):
-    from grid_dsl.referee import referee
+    from grid_dsl.data.referee import referee
 
     spec = "main bytes\ngroup w = words\nposition wp = w\nfeed wp as context\n"
     texts = ["Ünïcödé wörds and naïve Straße, ça va? " * 6, "Ελλάδα и Привет — 日本語の文. " * 6] * 3

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from axes.base import Spans, Stream
 from grid_dsl import check, compile_documents, compile_text, loads_spec
-from grid_dsl.formatter import format_spec
-from grid_dsl.grid import Grid
+from grid_dsl.language.formatter import format_spec
+from grid_dsl.data.grid import Grid
 from grid_dsl.testing import (
     assert_aligned,
     assert_chunk_invariant,
@@ -201,7 +201,7 @@ def test_drawing_specs_leaves_the_global_random_state_alone(monkeypatch):
     strategy puts the state back, so hypothesis has nothing to warn about."""
     from hypothesis.errors import HypothesisDeprecationWarning
 
-    from grid_dsl import spec_strategies
+    from grid_dsl.testing import strategies as spec_strategies
 
     real = spec_strategies.check
     monkeypatch.setattr(spec_strategies, "check", lambda spec: (random.random(), real(spec))[1])

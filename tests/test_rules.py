@@ -14,8 +14,8 @@ from axes.base import CAUSAL, Document, Lookahead
 from axes._conditions import shifted, windows
 from axes.rules import _shifted_lookahead
 from grid_dsl import SpecError, compile_text, loads_spec, parse
-from grid_dsl import nodes
-from grid_dsl.causality import prefix_violations
+from grid_dsl.language import nodes
+from grid_dsl.data.causality import prefix_violations
 from grid_dsl.testing import texts
 
 

@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from grid_dsl import load_spec, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.cli import main
-from grid_dsl.compiler import compile_text
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.synthetic import synthetic_corpus
-from model import checkpoint
-from model.config import TrainConfig
-from model.evaluate import LEAKY_LABEL
-from model.model import GridTransformer
-from model.sample_cli import spec_plan
-from model.train import train
+from grid_dsl.data.build import compile_corpus
+from model.cli.main import main
+from grid_dsl.data.compiler import compile_text
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.network import checkpoint
+from model.network.config import TrainConfig
+from model.training.evaluate import LEAKY_LABEL
+from model.network.transformer import GridTransformer
+from model.cli.sample import spec_plan
+from model.training.train import train
 
 RULES = """rules starts {
     when char is upper and not char[-1] is letter -> CAPITAL

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from conftest import ROOT, need_nltk
 from grid_dsl import compile_text, loads_spec
-from grid_dsl.cli import main as cli_main
-from grid_dsl.leak import (LEAK_MIN_BITS, KeyCounts, causal_lag, combine, entropy_of_counts, leak_bits, leak_flag,
+from model.cli.main import main as cli_main
+from grid_dsl.data.leak import (LEAK_MIN_BITS, KeyCounts, causal_lag, combine, entropy_of_counts, leak_bits, leak_flag,
                            next_entropy, split_stats)
 
 # ------------------------------------------------------------ counting
@@ -133,7 +133,7 @@ def test_a_failed_prefix_check_is_a_leak_whatever_the_figures():
 
 
 class ArrayDataset:
-    """The reader API of grid_dsl.dataset.Dataset over arrays in memory."""
+    """The reader API of grid_dsl.data.dataset.Dataset over arrays in memory."""
 
     def __init__(self, main, axes, docs, modes):
         self.main_vocab = list(range(int(main.max()) + 1 if len(main) else 1))

@@ -14,13 +14,14 @@ from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grid_dsl import cli, compile_text, load_spec
-from grid_dsl import synthetic_lexicon as lex
-from grid_dsl.corpora import Corpus, SourceDocument
-from grid_dsl.diagnostics import UserError
-from grid_dsl.formatter import format_text
-from grid_dsl.synthetic import main as synthetic_main
-from grid_dsl.synthetic import synthetic_corpus, synthetic_story, write_story_files
+from model.cli import main as cli
+from grid_dsl import compile_text, load_spec
+from grid_dsl.data import synthetic_lexicon as lex
+from grid_dsl.data.corpora import Corpus, SourceDocument
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.language.formatter import format_text
+from grid_dsl.data.synthetic import main as synthetic_main
+from grid_dsl.data.synthetic import synthetic_corpus, synthetic_story, write_story_files
 
 PLANTED = ROOT / "examples" / "planted.axes"
 NAMES = {name for names in lex.NAMES.values() for name in names}

@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 from axes.tagger import CharClassTagger, installed_plugins
 from conftest import fake_distribution
 from grid_dsl import SpecError, compile_text, loads_spec
-from grid_dsl.causality import prefix_violations
+from grid_dsl.data.causality import prefix_violations
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin_tagger"
 

@@ -10,14 +10,14 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 from grid_dsl import compile_text, loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.dataset import Dataset
-from grid_dsl.synthetic import synthetic_corpus
-from model import checkpoint
-from model.config import TrainConfig
-from model.model import GridTransformer
-from model.tensorboard import grid_sample_fn, label_text
-from model.train import train
+from grid_dsl.data.build import compile_corpus
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.network import checkpoint
+from model.network.config import TrainConfig
+from model.network.transformer import GridTransformer
+from model.training.tensorboard import grid_sample_fn, label_text
+from model.training.train import train
 
 SPEC = "main chars\ngroup words = words\nfeed words as predict (weight=0.5)\n"
 TINY = TrainConfig(prefix_check=200, n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, warmup_iters=2,

@@ -16,17 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grid_dsl import loads_spec
-from grid_dsl.build import compile_corpus
-from grid_dsl.cli import main
-from grid_dsl.dataset import Dataset
-from grid_dsl.diagnostics import UserError
-from grid_dsl.synthetic import synthetic_corpus
-from model import checkpoint
-from model.batches import Batches
-from model.config import TrainConfig
-from model.evaluate import LN2, window_starts, whole_split
-from model.model import GridTransformer
-from model.train import train
+from grid_dsl.data.build import compile_corpus
+from model.cli.main import main
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.synthetic import synthetic_corpus
+from model.network import checkpoint
+from model.training.batches import Batches
+from model.network.config import TrainConfig
+from model.training.evaluate import LN2, window_starts, whole_split
+from model.network.transformer import GridTransformer
+from model.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """main chars
@@ -150,7 +150,7 @@ def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
                       progress=False)
     run = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "grid_dsl.cli", "train", "--data", str(data.path), "--out", str(run), *TINY_ARGS,
+               "-m", "model.cli", "train", "--data", str(data.path), "--out", str(run), *TINY_ARGS,
                "max_iters=3", "eval_interval=3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
@@ -339,7 +339,7 @@ def test_axes_selects_fed_axes_and_names_the_ones_it_cannot(data, tmp_path):
 
 def test_progress_to_a_pipe_is_a_plain_line_now_and_then(data, tmp_path, capsys, monkeypatch):
     """stderr is not a terminal under pytest: no bar, but plain lines."""
-    import model.train as train_module
+    import model.training.train as train_module
 
     monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)
     train(data, tmp_path / "run", config(max_iters=4, log_interval=2, eval_interval=4), progress=True)

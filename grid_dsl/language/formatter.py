@@ -1,0 +1,403 @@
+"""Canonical formatting of .axes specs (`multigrid fmt`), keeping comments.
+
+The layout depends only on the AST and the comments, never on the original
+whitespace, so `format_spec(parse(format_spec(spec))) == format_spec(spec)`
+and `parse(format_spec(spec)) == spec`. The rules:
+
+* One statement per line. Blocks (lexicon, rules, relabel) put `{` on the
+  header line, one entry per line indented 4 spaces, and `}` alone on its
+  line; an empty block is written `{}`.
+* Options `(key=value, flag)`, lists `[A, B]`, strings in double quotes with
+  canonical escapes, regexes `/source/flags` exactly as written, chunk
+  grammars `\"\"\"verbatim\"\"\"` (multi-line, keeping their own indentation).
+  A label is bare when it is a name and not a keyword, else quoted.
+  Conditions get the fewest parentheses that keep their and/or/not shape.
+* Blank lines: none inside blocks. Between statements, one blank line when
+  either statement spans several lines, when the statement has comments on
+  the lines before it (a comment opens a section), or when the section
+  changes: `main`/`include` first, then axes, then `feed`s. Consecutive
+  one-line statements of a section stay together.
+* Comments: a comment on its own line stays right before the statement or
+  block entry that followed it, or before `}` when it ended a block, or at
+  the end of the file (after a blank line) when it ended the file. A trailing
+  comment stays at the end of the line of the statement or entry it
+  followed, two spaces after the code. A comment written inside a construct
+  that the layout puts on one line (e.g. between the options of a statement
+  split over several lines) moves to its own line just before that
+  construct; only the last of them can stay trailing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+
+import attrs
+from lark.exceptions import LexError
+
+from grid_dsl.language import nodes
+from grid_dsl.language.parser import _lark, parse
+
+INDENT = "    "
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LONG_STRING_BODY = re.compile(r'(?:[^"\\]|\\.|"(?!""))*')
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_JOINERS = "\u200c\u200d"  # printable in practice: inside emoji and Indic words
+
+
+def _keywords() -> frozenset[str]:
+    """Every word the grammar reserves somewhere (statement keywords, `when`,
+    `or`, segmenters, views, `in`, `is`, ...)."""
+    words = set()
+    for terminal in _lark().terminals:
+        value = terminal.pattern.value
+        if terminal.pattern.type == "str":
+            alternatives = [value]
+        else:
+            alternation = re.fullmatch(r"\(\?:(.*)\)", value)
+            alternatives = alternation.group(1).split("|") if alternation else []
+        words.update(a for a in alternatives if _IDENTIFIER.fullmatch(a))
+    return frozenset(words)
+
+
+KEYWORDS = _keywords()
+
+
+# ------------------------------------------------------------------ values
+
+
+def quote(text: str) -> str:
+    """A "string" literal that the parser (ast.literal_eval) reads back as `text`."""
+    out = ['"']
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() or ch in _JOINERS:
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def label(text: str) -> str:
+    """A label bare when the grammar reads it as a name, else quoted."""
+    return text if _IDENTIFIER.fullmatch(text) and text not in KEYWORDS else quote(text)
+
+
+def number(value: int | float) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        raise ValueError("NaN cannot be written in a spec")
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"  # what the parser reads as infinity
+    return repr(value)
+
+
+def long_string(text: str) -> str:
+    """A chunk grammar verbatim in triple quotes, or as a "string" when it
+    cannot be written that way (a stray backslash, or a final quote)."""
+    if _LONG_STRING_BODY.fullmatch(text) and not text.endswith('"'):
+        return f'"""{text}"""'
+    return quote(text)
+
+
+def value(node) -> str:
+    if isinstance(node, nodes.Str):
+        return quote(node.value)
+    if isinstance(node, nodes.Num):
+        return number(node.value)
+    if isinstance(node, nodes.Regex):
+        return f"/{node.source}/{node.flags}"
+    if isinstance(node, nodes.Ident):
+        return node.name
+    if isinstance(node, nodes.ListValue):
+        return "[" + ", ".join(value(item) for item in node.items) + "]"
+    if isinstance(node, nodes.Label):
+        return label(node.text)
+    raise TypeError(f"not a value node: {node!r}")
+
+
+def options(node: nodes.Options | None) -> str:
+    """` (key=value, flag)` with its leading space, or "" when absent."""
+    if node is None:
+        return ""
+    items = (o.key if o.value is None else f"{o.key}={value(o.value)}" for o in node.items)
+    return " (" + ", ".join(items) + ")"
+
+
+# -------------------------------------------------------------- conditions
+
+
+def condition(node, inside: str = "") -> str:
+    """A rule condition; `inside` is the operator around it ("or", "and",
+    "not" or "" at the top), which decides whether it needs parentheses."""
+    if isinstance(node, nodes.Test):
+        return f"{_subject(node.subject)} {node.op} {value(node.operand)}"
+    if isinstance(node, nodes.Not):
+        return "not " + condition(node.condition, "not")
+    if isinstance(node, (nodes.AllOf, nodes.AnyOf)):
+        word = "and" if isinstance(node, nodes.AllOf) else "or"
+        if len(node.conditions) < 2:
+            raise ValueError(f"an `{word}` needs at least two conditions: {node!r}")
+        text = f" {word} ".join(condition(c, word) for c in node.conditions)
+        # `and` binds tighter than `or`, `not` tighter than both; a nested
+        # node of the same kind needs parentheses to stay nested.
+        needs = inside == "not" or inside == "and" or (inside == "or" and word == "or")
+        return f"({text})" if needs else text
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+def _offset(node: nodes.Offset | None) -> str:
+    return "" if node is None else f"[{node.value}]"
+
+
+def _subject(node) -> str:
+    if isinstance(node, nodes.CharSubject):
+        return "char" + _offset(node.offset)
+    if isinstance(node, nodes.WindowSubject):
+        return f"window({node.size})"
+    if isinstance(node, nodes.ViewSubject):
+        return f"{node.view}({node.group.name})"
+    if isinstance(node, nodes.AxisSubject):
+        return node.axis.name + _offset(node.offset)
+    raise TypeError(f"not a condition subject: {node!r}")
+
+
+# -------------------------------------------------------------- statements
+
+
+def _within(ref: nodes.Ref | None) -> str:
+    return "" if ref is None else f" within {ref.name}"
+
+
+def statement_head(node) -> str:
+    """A statement's text, or for a block statement its header up to `{`."""
+    if isinstance(node, nodes.MainDecl):
+        return f"main {node.unit}{options(node.options)}"
+    if isinstance(node, nodes.Include):
+        return f"include {quote(node.path.value)}"
+    if isinstance(node, nodes.Feed):
+        return f"feed {node.axis.name} as {node.mode}{options(node.options)}"
+    if isinstance(node, nodes.GroupDecl):
+        pattern = "" if node.segment.pattern is None else " " + value(node.segment.pattern)
+        return f"group {node.name} = {node.segment.kind}{pattern}{_within(node.parent)}{options(node.options)}"
+    if isinstance(node, nodes.ChunksDecl):
+        return (f"chunks {node.name} over {node.over.name}{_within(node.parent)}{options(node.options)} "
+                f"{long_string(node.grammar.value)}")
+    if isinstance(node, nodes.LexiconDecl):
+        return f"lexicon {node.name}{options(node.options)} {{"
+    if isinstance(node, nodes.PosDecl):
+        return f"pos {node.name}{options(node.options)}"
+    if isinstance(node, nodes.TaggerDecl):
+        return f"tagger {node.name} = {node.plugin}{options(node.options)}"
+    if isinstance(node, nodes.RulesDecl):
+        return f"rules {node.name}{options(node.options)} {{"
+    if isinstance(node, nodes.AnnotationDecl):
+        return f"annotation {node.name}{options(node.options)}"
+    if isinstance(node, nodes.RelabelDecl):
+        return f"relabel {node.name} = {node.source.name} {{"
+    if isinstance(node, nodes.ProductDecl):
+        return f"product {node.name} = {node.left.name} * {node.right.name}"
+    if isinstance(node, nodes.LagDecl):
+        amount = f"after {node.amount.name}" if isinstance(node.amount, nodes.Ref) else f"by {node.amount} chars"
+        return f"lag {node.name} = {node.source.name} {amount}"
+    if isinstance(node, nodes.ViewDecl):
+        return f"{node.view} {node.name} = {node.group.name}{options(node.options)}"
+    raise TypeError(f"not a statement node: {node!r}")
+
+
+def block_entries(node) -> tuple | None:
+    """The entries of a block statement, in order (None for other statements)."""
+    if isinstance(node, nodes.LexiconDecl):
+        return node.entries
+    if isinstance(node, nodes.RulesDecl):
+        return node.rules + ((node.default,) if node.default else ())
+    if isinstance(node, nodes.RelabelDecl):
+        return node.entries + ((node.default,) if node.default else ())
+    return None
+
+
+def entry(node) -> str:
+    if isinstance(node, nodes.LexiconEntry):
+        return " | ".join(value(p) for p in node.patterns) + f" -> {label(node.label.text)}"
+    if isinstance(node, nodes.Rule):
+        return f"when {condition(node.condition)} -> {label(node.label.text)}"
+    if isinstance(node, nodes.RelabelEntry):
+        return " | ".join(label(s.text) for s in node.sources) + f" -> {label(node.target.text)}"
+    if isinstance(node, nodes.Default):
+        return f"default -> {label(node.label.text)}"
+    raise TypeError(f"not a block entry: {node!r}")
+
+
+def _section(node) -> str:
+    if isinstance(node, (nodes.MainDecl, nodes.Include)):
+        return "head"
+    return "feed" if isinstance(node, nodes.Feed) else "axes"
+
+
+# ---------------------------------------------------------------- comments
+#
+# Each comment is attached to a slot of an "anchor": a statement (its header,
+# for a block), a block entry, or a block's closing brace. Where a comment
+# goes is decided from the code token right after it (own-line comments) or
+# right before it (trailing comments).
+
+
+@attrs.define
+class _Slots:
+    before: dict = attrs.Factory(dict)  # anchor -> own-line comments before it
+    line: dict = attrs.Factory(dict)  # anchor -> comments inside or after it on its line
+    block_end: dict = attrs.Factory(dict)  # statement index -> comments before its `}`
+    end: list = attrs.Factory(list)  # comments after the last statement
+
+    def add(self, table: dict, key, comment: nodes.Comment) -> None:
+        table.setdefault(key, []).append(comment)
+
+
+def _start(loc: nodes.Loc) -> tuple[int, int]:
+    return (loc.line, loc.column)
+
+
+def _end(loc: nodes.Loc) -> tuple[int, int]:
+    return (loc.end_line, loc.end_column)
+
+
+def _anchors(spec: nodes.Spec) -> list[tuple[tuple, tuple, tuple]]:
+    """(key, start, end) of every anchor with a location, innermost last
+    among those that contain one another."""
+    out = []
+    for i, stmt in enumerate(spec.statements):
+        if stmt.loc is None:
+            continue
+        out.append((("stmt", i), _start(stmt.loc), _end(stmt.loc)))
+        entries = block_entries(stmt)
+        if entries is None:
+            continue
+        out.append((("close", i), (stmt.loc.end_line, stmt.loc.end_column - 1), _end(stmt.loc)))
+        out.extend((("entry", i, j), _start(e.loc), _end(e.loc)) for j, e in enumerate(entries) if e.loc)
+    return out
+
+
+def _code_tokens(spec: nodes.Spec, anchors) -> list[tuple[tuple, tuple]]:
+    """(start, end) of each code token, from the source when there is one."""
+    if spec.source:
+        try:
+            return [((t.line, t.column), (t.end_line, t.end_column))
+                    for t in _lark().lex(spec.source, dont_ignore=True) if t.type not in ("WS", "COMMENT")]
+        except LexError:  # a source that is not this spec's: fall back on the nodes' locations
+            pass
+    edges = {(start, start) for _, start, _ in anchors} | {(end, end) for _, _, end in anchors}
+    return sorted(edges)
+
+
+def _place_comments(spec: nodes.Spec) -> _Slots:
+    slots = _Slots()
+    if not spec.comments:
+        return slots
+    anchors = _anchors(spec)
+    tokens = _code_tokens(spec, anchors)
+    stmt_starts = {start: key for key, start, _ in anchors if key[0] == "stmt"}
+    entry_starts = {start: key for key, start, _ in anchors if key[0] == "entry"}
+    closes = {start: key[1] for key, start, _ in anchors if key[0] == "close"}
+
+    def innermost(token) -> tuple | None:
+        found = None
+        for key, start, end in anchors:
+            if start <= token[0] and token[1] <= end:
+                if found is None or key[0] != "stmt":
+                    found = key
+        return found
+
+    starts = [start for start, _ in tokens]  # tokens do not overlap: sorted by start and by end
+    for comment in spec.comments:
+        at = (comment.line, comment.column)
+        after = bisect.bisect_left(starts, at)  # index of the first token after the comment
+        if comment.trailing and after > 0:
+            key = innermost(tokens[after - 1])
+            if key is not None:
+                slots.add(slots.line, key, comment)
+                continue
+        following = tokens[after] if after < len(tokens) else None
+        key = innermost(following) if following else None
+        if following is None or key is None:
+            slots.end.append(comment)
+        elif following[0] in stmt_starts:
+            slots.add(slots.before, stmt_starts[following[0]], comment)
+        elif following[0] in entry_starts:
+            slots.add(slots.before, entry_starts[following[0]], comment)
+        elif following[0] in closes:
+            slots.add(slots.block_end, closes[following[0]], comment)
+        else:  # inside a construct that is written on one line
+            slots.add(slots.line, key, comment)
+    return slots
+
+
+def _split_line_comments(found: list) -> tuple[list, nodes.Comment | None]:
+    """(comments for their own lines, the trailing comment): only the last
+    comment of a line can trail it, and only if it trailed in the source."""
+    if found and found[-1].trailing:
+        return found[:-1], found[-1]
+    return found, None
+
+
+# ---------------------------------------------------------------- emission
+
+
+def _emit(out: list[str], indent: str, own: list, code: str, trailing) -> None:
+    out.extend(indent + c.text for c in own)
+    out.append(indent + code + (f"  {trailing.text}" if trailing else ""))
+
+
+def _statement_lines(i: int, stmt, slots: _Slots) -> tuple[list[str], int]:
+    """A statement's lines, comments included, and how many of them are
+    comments on their own lines before its code."""
+    own, trailing = _split_line_comments(slots.line.get(("stmt", i), []))
+    own = slots.before.get(("stmt", i), []) + own
+    out: list[str] = []
+    entries = block_entries(stmt)
+    head = statement_head(stmt)
+    close_own, close_trailing = _split_line_comments(slots.line.get(("close", i), []))
+    inner_end = slots.block_end.get(i, [])
+    if entries is not None and not entries and not inner_end and not close_own and trailing is None:
+        _emit(out, "", own, head + "}", close_trailing)  # an empty block on one line
+        return out, len(own)
+    _emit(out, "", own, head, trailing)
+    for j, node in enumerate(entries or ()):
+        entry_own, entry_trailing = _split_line_comments(slots.line.get(("entry", i, j), []))
+        _emit(out, INDENT, slots.before.get(("entry", i, j), []) + entry_own, entry(node), entry_trailing)
+    if entries is not None:
+        out.extend(INDENT + c.text for c in inner_end)
+        _emit(out, "", close_own, "}", close_trailing)
+    return out, len(own)
+
+
+def format_spec(spec: nodes.Spec) -> str:
+    """The canonical text of a spec, with its comments (see the module
+    docstring for the layout). Comments are placed by the nodes' locations,
+    so pass a spec as parsed; a spec built in code has none to place."""
+    slots = _place_comments(spec)
+    out: list[str] = []
+    previous = None  # (section, spans several lines) of the previous statement
+    for i, stmt in enumerate(spec.statements):
+        lines, leading_comments = _statement_lines(i, stmt, slots)
+        several = "\n".join(lines[leading_comments:]).count("\n") > 0
+        if previous is not None and (leading_comments or several or previous[1] or previous[0] != _section(stmt)):
+            out.append("")
+        out.extend(lines)
+        previous = (_section(stmt), several)
+    if slots.end:
+        if out:
+            out.append("")
+        out.extend(c.text for c in slots.end)
+    return "\n".join(out) + "\n" if out else ""
+
+
+def format_text(text: str, file: str = "<spec>") -> str:
+    """Parse spec text and format it (raises SpecError on a syntax error)."""
+    return format_spec(parse(text, file))

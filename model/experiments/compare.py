@@ -1,0 +1,310 @@
+"""`multigrid compare`: a baseline and specs over seeds and a sweep, on one split.
+
+    multigrid compare --corpus C --spec A.axes [--spec B.axes ...] [--baseline] --seeds N
+                      [--steps S | --max-time T] [--sweep key=v1,v2 ...] [--match-params width|depth]
+                      [--val-fraction F] [--data-seed S] [--config FILE.toml] [key=value ...] --out DIR
+
+Each spec is compiled once over the corpus C (anything `open_corpus` opens)
+with the same --val-fraction and split seed; the specs must give the same
+main stream (checked), so every configuration trains and is scored on the
+same text. `--baseline` adds the model without axes, trained on the first
+spec's dataset with `axes=none`: the same main stream and split by
+construction. Every configuration (baseline and spec, at every point of the
+`--sweep` grid) is trained N times with seeds seed, seed+1, ... (the
+config's seed), all with the config's eval_seed, so every run is scored on
+the same validation batches; at equal steps (--steps: max_iters) or equal
+wall clock (--max-time per run; max_iters still caps the steps and shapes
+the learning-rate schedule). Runs of the same seed share the backbone's
+initialisation and the training batches, which is why differences to the
+baseline are paired by seed (model/experiments/report.py).
+
+`--match-params width|depth` gives each grid configuration the n_embd (a
+multiple of n_head) or n_layer whose parameter count (num_params) is the
+closest to its baseline's, so that a gain cannot be bought with parameters.
+
+    DIR/compare.json              the settings and every configuration; a rerun must match them
+    DIR/data/<spec>/              the compiled datasets
+    DIR/runs/<config>/seed<i>/    one training run each (model/training/train.py); DIR/runs is the
+                                  TensorBoard log directory of them all, hyper-parameters included
+    DIR/results.csv, results.md, results.png      (model/experiments/report.py)
+
+Resumable: rerunning the same command skips finished runs (metrics.json
+stopped at max_iters or max_time), resumes an unfinished one from its
+ckpt.pt and starts again one killed before its first checkpoint. Other
+settings for an existing DIR are a user error (exit 2) naming what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import attrs
+
+from grid_dsl.language.diagnostics import UserError
+
+from model.network import checkpoint
+from model.network.config import TrainConfig, parse_value, unknown_key
+
+FORMAT = "multigrid-compare/1"
+PLAN = "compare.json"
+BASELINE = "baseline"
+FINISHED = ("max_iters", "max_time")  # metrics.json "stopped" of a run that ran its budget
+FIXED_KEYS = ("seed", "eval_seed")  # set by the comparison: --seeds, and one set of validation batches
+BASELINE_IGNORES = ("fusion", "axes")  # keys that change nothing in a model without axes
+
+
+def run(args) -> int:
+    from grid_dsl.data.inputs import load_plan, print_warnings
+
+    from model.experiments.report import write_report
+
+    out = Path(args.out)
+    if args.match_params and not args.baseline:
+        raise UserError("--match-params matches each configuration to the baseline's parameter count: add --baseline")
+    plans = {}
+    for path in args.spec:
+        name = Path(path).stem
+        if name in plans or (args.baseline and name == BASELINE):
+            raise UserError(f"--spec {path}: the name {name!r} is taken (configurations are named after the spec "
+                            "file, and `baseline` is the baseline's); rename or copy the file")
+        plans[name] = load_plan(path)
+        print_warnings(plans[name])
+    base = TrainConfig.load(args.config, args.overrides)
+    if args.steps:
+        base = base.replace(max_iters=args.steps)
+    sweep = parse_sweep(args.sweep)
+    settings = {"corpus": args.corpus, "specs": [{"name": n, "hash": p.spec_hash} for n, p in plans.items()],
+                "baseline": args.baseline, "seeds": args.seeds, "steps": args.steps, "max_time": args.max_time,
+                "sweep": {key: [text for text, _ in values] for key, values in sweep.items()},
+                "match_params": args.match_params, "val_fraction": args.val_fraction, "data_seed": args.data_seed,
+                "config": base.to_dict()}
+    check_settings(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings})  # a rerun after a failed compile matches
+
+    datasets = compile_specs(plans, args.corpus, out, args.val_fraction, args.data_seed)
+    configs = plan_configurations(datasets, base, sweep, args.baseline, args.match_params)
+    checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings, "configurations": configs})
+
+    total, done = len(configs) * args.seeds, 0
+    for entry in configs:
+        config = TrainConfig.from_dict(entry["config"])
+        for i in range(args.seeds):
+            done += 1
+            run_dir = out / "runs" / entry["name"] / f"seed{i}"
+            train_run(datasets[entry["data"]], run_dir, config.replace(seed=config.seed + i), args.max_time,
+                      f"[{done}/{total}] {entry['name']}/seed{i}")
+    markdown = write_report(out)
+    print(markdown)
+    print(f"tensorboard --logdir {out / 'runs'}")
+    return 0
+
+
+# ---------------------------------------------------------------- planning
+
+
+def parse_sweep(items: list[str]) -> dict[str, list[tuple[str, object]]]:
+    """`key=v1,v2` items -> {key: [(text, typed value), ...]}, each checked."""
+    fields = attrs.fields_dict(TrainConfig)
+    sweep = {}
+    for item in items:
+        key, sep, values = (part.strip() for part in item.partition("="))
+        where = f"--sweep {item!r}"
+        texts = [v.strip() for v in values.split(",")]
+        if not sep or not key or not all(texts):
+            raise UserError(f"{where}: expected key=v1,v2,..., e.g. --sweep learning_rate=1e-3,3e-3")
+        if key not in fields:
+            raise UserError(unknown_key(key, where))
+        if key in FIXED_KEYS:
+            raise UserError(f"{where}: {key} is set by the comparison (seeds: --seeds N counts up from the config's "
+                            "seed; eval_seed: every run is scored on the same batches); sweep another key")
+        if key in sweep or len(set(texts)) != len(texts):
+            raise UserError(f"{where}: {key} is swept twice or repeats a value; give each key once, each value once")
+        bad = [t for t in texts if "/" in t or t.startswith(".")]
+        if bad:
+            raise UserError(f"{where}: value {bad[0]!r} cannot be part of a run directory's name")
+        sweep[key] = [(text, parse_value(key, text, fields[key].type, where)) for text in texts]
+    return sweep
+
+
+def check_settings(out: Path, settings: dict) -> None:
+    """UserError when `out` holds a comparison made with other settings."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a directory for the comparison")
+    file = out / PLAN
+    if not file.exists():
+        if out.is_dir() and any(out.iterdir()):
+            raise UserError(f"--out {out} is not empty and holds no {PLAN}: choose a new directory for the comparison")
+        return
+    try:
+        stored = json.loads(file.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"cannot read {file} ({err}); choose another --out") from None
+    changed = [f"{key} {stored.get(key)!r} -> {settings[key]!r}" for key in settings
+               if key != "config" and stored.get(key) != settings[key]]
+    old = stored.get("config", {})
+    changed += [f"{key} {old.get(key)!r} -> {value!r}" for key, value in settings["config"].items() if old.get(key) != value]
+    if changed:
+        raise UserError(f"{out} holds a comparison with other settings ({'; '.join(changed)}); rerun it with the "
+                        "same command to resume it, or choose another --out for a new comparison")
+
+
+def compile_specs(plans: dict, corpus_ref: str, out: Path, val_fraction: float, data_seed: int) -> dict:
+    """Every spec compiled into out/data/<name> (up-to-date ones are left as
+    they are); UserError unless they all give the same main stream."""
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.corpora import open_corpus
+    from grid_dsl.data.dataset import Dataset
+
+    corpus = open_corpus(corpus_ref)
+    datasets, signatures = {}, {}
+    for name, plan in plans.items():
+        folder = f"data/{name}"
+        summary = compile_corpus(plan, corpus, out / folder, val_fraction=val_fraction, seed=data_seed, progress=True)
+        print("\n".join(summary.lines()), file=sys.stderr)
+        datasets[folder] = Dataset.open(out / folder)
+        signatures[name] = main_signature(datasets[folder])
+    first = next(iter(signatures))
+    for name, signature in signatures.items():
+        if signature != signatures[first]:
+            raise UserError(f"specs {first} and {name} give different main streams on {corpus_ref} (their `main` "
+                            "lines differ: unit, normalize, newlines or lowercase); configurations compare only "
+                            "on the same text, so give every spec the same `main` line")
+    return datasets
+
+
+def main_signature(ds) -> str:
+    """A hash of what every configuration must share: the main vocabulary
+    and the main stream and document starts of both splits."""
+    digest = hashlib.sha256(json.dumps([ds.unit, ds.main_vocab], ensure_ascii=False).encode())
+    for split in ("train", "val"):
+        for stream in ("main", "docs"):
+            with open(ds.file(split, stream), "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def plan_configurations(datasets: dict, base: TrainConfig, sweep: dict, baseline: bool, match: str | None) -> list[dict]:
+    """Every configuration, sweep point by sweep point: the baseline (one per
+    distinct point of the keys that matter without axes), then each spec."""
+    configs, baselines = [], {}
+    first = next(iter(datasets))  # the baseline's data: any spec's main stream and split would do
+    for values in itertools.product(*sweep.values()):
+        point = dict(zip(sweep, values))
+        reference = None
+        if baseline:
+            kept = {k: v for k, v in point.items() if k not in BASELINE_IGNORES}
+            name = config_name(BASELINE, kept)
+            if name not in baselines:
+                config = base.replace(**{k: v for k, (_, v) in kept.items()}, axes="none")
+                baselines[name] = describe(name, None, first, kept, config, datasets[first])
+                configs.append(baselines[name])
+            reference = baselines[name]
+        for folder, ds in datasets.items():
+            spec = folder.removeprefix("data/")
+            config = base.replace(**{k: v for k, (_, v) in point.items()})
+            entry = describe(config_name(spec, point), spec, folder, point, config, ds)
+            if reference is not None:
+                entry["baseline"] = reference["name"]
+                if match:
+                    entry = matched(entry, ds, reference["parameters"], match)
+            configs.append(entry)
+    return configs
+
+
+def config_name(stem: str, point: dict) -> str:
+    return ",".join([stem] + [f"{key}={text}" for key, (text, _) in point.items()])
+
+
+def describe(name: str, spec: str | None, folder: str, point: dict, config: TrainConfig, ds) -> dict:
+    return {"name": name, "spec": spec, "data": folder, "sweep": {k: text for k, (text, _) in point.items()},
+            "config": config.to_dict(), "parameters": count_parameters(config, ds), "baseline": None, "matched": None}
+
+
+def count_parameters(config: TrainConfig, ds) -> int:
+    """num_params() of the model train() builds from `config` and `ds`."""
+    import torch
+
+    from model.network.transformer import GridTransformer
+    from model.network.model_axes import grid_config, model_axes
+
+    with torch.random.fork_rng(devices=[]):  # building a model draws from the global generator
+        return GridTransformer(grid_config(config, ds, model_axes(ds, config.axes))).num_params()
+
+
+def matched(entry: dict, ds, target: int, how: str) -> dict:
+    """`entry` with the n_embd (width) or n_layer (depth) whose parameter
+    count is the closest to `target` (on a tie, the smaller)."""
+    config = TrainConfig.from_dict(entry["config"])
+    key, unit = ("n_embd", config.n_head) if how == "width" else ("n_layer", 1)
+    counts = {}
+
+    def count(k: int) -> int:  # parameters with key = k * unit: increasing in k
+        if k not in counts:
+            counts[k] = count_parameters(config.replace(**{key: k * unit}), ds)
+        return counts[k]
+
+    high = 1
+    while count(high) < target:
+        high *= 2
+    low = max(1, high // 2)
+    while low < high:  # the smallest k with count(k) >= target
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if count(middle) < target else (low, middle)
+    best = min((k for k in (low - 1, low) if k >= 1), key=lambda k: (abs(count(k) - target), k))
+    value = best * unit
+    return {**entry, "config": config.replace(**{key: value}).to_dict(), "parameters": count(best),
+            "matched": {"by": how, "key": key, "from": getattr(config, key), "to": value,
+                        "unmatched_parameters": entry["parameters"], "baseline_parameters": target}}
+
+
+# ----------------------------------------------------------------- running
+
+
+def finished(metrics: dict | None, config: TrainConfig) -> bool:
+    if not metrics or metrics.get("stopped") not in FINISHED:
+        return False
+    return metrics["stopped"] == "max_time" or metrics["step"] >= config.max_iters
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / checkpoint.METRICS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def train_run(ds, run_dir: Path, config: TrainConfig, max_time: float | None, label: str) -> None:
+    """Train one run, or resume it, or leave it when it is finished."""
+    from model.training.train import train
+
+    if finished(read_metrics(run_dir), config):
+        print(f"{label}: finished, skipped", file=sys.stderr)
+        return
+    resume, budget = (run_dir / checkpoint.LAST).exists(), max_time
+    if resume:
+        state = checkpoint.load(run_dir)
+        if finished(state["metrics"], config):  # stopped between writing ckpt.pt and metrics.json
+            checkpoint.write_json(run_dir / checkpoint.METRICS, state["metrics"])
+            print(f"{label}: finished, skipped", file=sys.stderr)
+            return
+        if max_time is not None:
+            budget = max_time - state["seconds"]["wall"]
+            if budget <= 0:  # its time ran out between its last checkpoint and the end
+                checkpoint.write_json(run_dir / checkpoint.METRICS, state["metrics"])
+                print(f"{label}: out of time at its last checkpoint, kept", file=sys.stderr)
+                return
+    elif run_dir.exists():  # killed before its first checkpoint: nothing to resume
+        shutil.rmtree(run_dir)
+    print(f"{label}: {'resuming from step ' + str(state['step']) if resume else 'training'}", file=sys.stderr)
+    try:
+        train(ds, run_dir, config, resume=resume, max_time=budget)
+    except UserError as err:
+        raise UserError(f"run {run_dir}: {err} (finished runs are kept: rerunning the same `multigrid compare` "
+                        "command skips them and resumes this one)") from None
