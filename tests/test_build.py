@@ -437,3 +437,16 @@ def test_an_axis_with_no_label_in_the_whole_corpus_is_warned_about(tmp_path, cap
     err = capsys.readouterr().err
     assert "warning: axis 'dragon' has no label anywhere in c (0% coverage)" in err
     assert "axis 'w'" not in err
+
+
+def test_the_compile_bar_moves_within_a_single_document():
+    """One long document (a single-file corpus) advances the bar after each
+    axis and after its prefix check, and the steps add up to its length."""
+    from grid_dsl.data.build import compile_chunk
+
+    plan = loads_spec("group w = words\nposition p = w (max=8)\nlexicon x { \"a\" -> A }\n")
+    text = "a cat sat on a mat. " * 50
+    steps = []
+    compile_chunk(plan, [("w", "uint32")], [(0, text, None)], advance=steps.append)
+    assert len(steps) == len(plan.axes) + 1 > 2
+    assert sum(steps) == pytest.approx(len(text)) and all(s > 0 for s in steps)

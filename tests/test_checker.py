@@ -91,6 +91,21 @@ def test_all_errors_are_reported_not_only_the_first():
     assert found[0][3] == "did you mean 'label'?"
 
 
+def test_a_context_mode_error_comes_in_the_same_report_as_the_others():
+    """The feed checks run beside the axes' own errors, not after they are fixed."""
+    found = errors(
+        "group w = words (bogus=1)\n"
+        'lexicon x { "a" -> A }\n'
+        "feed x as context\n"
+        "position q = nope\n"
+    )
+    assert [(line, message.split(",")[0]) for line, _, message, _ in found] == [
+        (1, "unknown option 'bogus'"),
+        (3, "context mode needs a causal axis"),
+        (4, "unknown axis 'nope'"),
+    ]
+
+
 def test_option_values_are_checked():
     [(_, col, message, _)] = errors("group w = words (encoding=fancy)")
     assert message == "option 'encoding': expected one of span, bio, not 'fancy'" and col == 27

@@ -69,7 +69,7 @@ import multiprocessing
 import signal
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import attrs
 import numpy as np
@@ -205,16 +205,23 @@ def _compile_in_worker(docs):
 
 
 def compile_chunk(plan: Plan, axes: list[tuple[str, str]], docs: list[tuple],
-                  check: prefix_check.CorpusCheck | None = None) -> tuple[list[tuple], np.ndarray]:
+                  check: prefix_check.CorpusCheck | None = None,
+                  advance: Callable[[float], object] | None = None) -> tuple[list[tuple], np.ndarray]:
     """Compile documents [(index, text, annotations)] to [(index, main,
     [axis ids in `axes` order and dtypes], characters, UTF-8 bytes,
     prefix-check mismatches, cuts checked)], with the distinct main values
-    of the chunk."""
+    of the chunk. `advance(chars)` reports progress as it goes: a share of a
+    document's characters after each axis and after its prefix check, so
+    the bar moves while a single-file corpus compiles."""
     out = []
     for index, text, layers in docs:
-        grid = compile_text(plan, text, layers, name=str(index))
+        step = len(text) / (len(plan.axes) + 1)
+        on_axis = (lambda: advance(step)) if advance else None
+        grid = compile_text(plan, text, layers, name=str(index), on_axis=on_axis)
         streams = [grid.ids(name).astype(dtype, copy=False) for name, dtype in axes]
         found, cuts = check.run(index, text, layers, grid) if check else ([], 0)
+        if advance:
+            advance(len(text) - step * len(plan.axes))
         out.append((index, grid.main, streams, len(text), len(text.encode("utf-8", "surrogatepass")), found, cuts))
     distinct = np.unique(np.concatenate([r[1] for r in out])) if out else np.zeros(0, np.uint32)
     return out, distinct
@@ -239,12 +246,14 @@ def _chunks(corpus: Corpus, lo: int, hi: int, task_chars: int, seen: list) -> It
         yield batch
 
 
-def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, check: prefix_check.CorpusCheck | None) -> Iterator[tuple]:
-    """Compile the chunks in order, in this process or in a pool of workers
-    with a bounded number of chunks in flight."""
+def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, check: prefix_check.CorpusCheck | None,
+              bar: tqdm) -> Iterator[tuple]:
+    """Compile the chunks in order, in this process (the bar advancing axis
+    by axis) or in a pool of workers with a bounded number of chunks in
+    flight (the bar advancing as each chunk comes back)."""
     if workers == 1:
         for chunk in chunks:
-            yield compile_chunk(plan, axes, chunk, check)
+            yield compile_chunk(plan, axes, chunk, check, advance=bar.update)
         return
     # Load what axes load lazily (NLTK models, plug-in taggers) once, before
     # forking: the workers share it instead of each loading its own copy.
@@ -365,7 +374,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
         with tqdm(total=int(lengths[lo:hi].sum()), unit="char", unit_scale=True, desc=f"compiling {corpus.name}",
                   disable=None if progress else True, leave=False) as bar:
             chunks = _chunks(corpus, lo, hi, task_chars, seen)
-            compiled = _compiled(chunks, plan, [(a["name"], a["dtype"]) for a in axes], workers, check)
+            compiled = _compiled(chunks, plan, [(a["name"], a["dtype"]) for a in axes], workers, check, bar)
             with contextlib.closing(compiled):  # stops the pool on errors
                 for results, chunk_distinct in compiled:
                     distinct = np.union1d(distinct, chunk_distinct)
@@ -375,7 +384,8 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
                         megabytes += nbytes / 1e6
                         found += doc_found
                         cuts += doc_cuts
-                        bar.update(chars)
+                        if workers > 1:
+                            bar.update(chars)
         checked = check.report(found, cuts, allow_leaks) if check else None
         vocab = [chr(c) for c in distinct.tolist()] if unit == "chars" else list(range(256))
         main = main_entry(unit, vocab)

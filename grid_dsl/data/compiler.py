@@ -7,7 +7,7 @@ chunk-invariance property that parallel and sharded compilation rely on).
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -31,9 +31,12 @@ def normalise(plan: Plan, text: str, annotations: Annotations | None = None) -> 
     return normalised, annotations
 
 
-def compile_text(plan: Plan, text: str, annotations: Annotations | None = None, name: str | None = None) -> Grid:
+def compile_text(plan: Plan, text: str, annotations: Annotations | None = None, name: str | None = None,
+                 on_axis: Callable[[], None] | None = None) -> Grid:
     """Compile one document. Annotation offsets refer to `text` as given
-    (before the main axis's normalisation); they are mapped here."""
+    (before the main axis's normalisation); they are mapped here. `on_axis`
+    is called after each axis (a progress bar that moves within one long
+    document)."""
     normalised, annotations = normalise(plan, text, annotations)
     doc = Document(normalised, annotations, name)
     streams: dict[str, Stream] = {}
@@ -42,6 +45,8 @@ def compile_text(plan: Plan, text: str, annotations: Annotations | None = None, 
         if len(stream.ids) != len(doc):
             raise AssertionError(f"axis {axis.name!r} gave {len(stream.ids)} ids for {len(doc)} characters")
         streams[axis.name] = Stream(stream.ids.astype(np.int32, copy=False), stream.spans)
+        if on_axis is not None:
+            on_axis()
     return Grid(plan, normalised, streams)
 
 
