@@ -19,6 +19,9 @@ offsets), plus a fingerprint that changes when the content does.
     tinyshakespeare         (see grid_dsl.data.download)
     synthetic               the seeded synthetic fairy tales with planted
     synthetic:stories=N,seed=S   structure (grid_dsl.data.synthetic)
+    addition:digits=1-10,n=N     algorithmic tasks, one example per line:
+    multiplication, dyck         addition, multiplication, Dyck bracket
+                                 completion (grid_dsl.data.tasks)
 
 A built-in name wins over a file of the same name in the current folder:
 write `./grimm` for the file.
@@ -55,7 +58,7 @@ from typing import Iterable, Iterator
 
 import attrs
 
-from grid_dsl.data import download, gutenberg
+from grid_dsl.data import download, gutenberg, tasks
 from grid_dsl.data.documents import Corpus, Layers, SourceDocument
 from grid_dsl.language.diagnostics import UserError, did_you_mean
 
@@ -67,7 +70,7 @@ HASH_CHUNK = 1 << 20  # characters hashed at a time, so a huge text is never cop
 
 def open_corpus(ref: str | os.PathLike, *, encoding: str = "utf-8", errors: str = "strict") -> Corpus:
     """The corpus that `ref` names: a .txt file, a folder of .txt files, a
-    built-in name or a synthetic corpus (see the module docstring)."""
+    built-in name, a synthetic corpus or a task (see the module docstring)."""
     _check_codec(encoding, errors)
     ref = os.fspath(ref)
     if not ref.strip():
@@ -75,6 +78,8 @@ def open_corpus(ref: str | os.PathLike, *, encoding: str = "utf-8", errors: str 
                         "a built-in corpus (grimm, andersen, tinyshakespeare) or synthetic")
     if ref == SYNTHETIC or ref.startswith(SYNTHETIC + ":"):
         return _synthetic(ref)
+    if tasks.is_task(ref):
+        return tasks.task_corpus(ref)
     if ref in download.NAMED:
         return TextFileCorpus(download.fetch(ref), name=ref)
     path = Path(ref).expanduser()
@@ -84,7 +89,7 @@ def open_corpus(ref: str | os.PathLike, *, encoding: str = "utf-8", errors: str 
         return TextFileCorpus(path, encoding=encoding, errors=errors)
     if path.exists():
         raise UserError(f"corpus {path} is neither a file nor a folder")
-    raise _not_found(ref, path, builtins=sorted(download.NAMED) + [SYNTHETIC])
+    raise _not_found(ref, path, builtins=sorted(download.NAMED) + [SYNTHETIC, *tasks.GENERATORS])
 
 
 def fingerprint_documents(documents: Iterable[SourceDocument]) -> str:
