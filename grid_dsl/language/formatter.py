@@ -30,6 +30,7 @@ and `parse(format_spec(spec)) == spec`. The rules:
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 
@@ -37,7 +38,7 @@ import attrs
 from lark.exceptions import LexError
 
 from grid_dsl.language import nodes
-from grid_dsl.language.parser import _lark, parse
+from grid_dsl.language.parser import _lark, keywords, parse
 
 INDENT = "    "
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -45,23 +46,7 @@ _LONG_STRING_BODY = re.compile(r'(?:[^"\\]|\\.|"(?!""))*')
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _JOINERS = "\u200c\u200d"  # printable in practice: inside emoji and Indic words
 
-
-def _keywords() -> frozenset[str]:
-    """Every word the grammar reserves somewhere (statement keywords, `when`,
-    `or`, segmenters, views, `in`, `is`, ...)."""
-    words = set()
-    for terminal in _lark().terminals:
-        value = terminal.pattern.value
-        if terminal.pattern.type == "str":
-            alternatives = [value]
-        else:
-            alternation = re.fullmatch(r"\(\?:(.*)\)", value)
-            alternatives = alternation.group(1).split("|") if alternation else []
-        words.update(a for a in alternatives if _IDENTIFIER.fullmatch(a))
-    return frozenset(words)
-
-
-KEYWORDS = _keywords()
+KEYWORDS = keywords()  # a label that is one of these is quoted
 
 
 # ------------------------------------------------------------------ values
@@ -107,20 +92,18 @@ def long_string(text: str) -> str:
     return quote(text)
 
 
+@functools.singledispatch
 def value(node) -> str:
-    if isinstance(node, nodes.Str):
-        return quote(node.value)
-    if isinstance(node, nodes.Num):
-        return number(node.value)
-    if isinstance(node, nodes.Regex):
-        return f"/{node.source}/{node.flags}"
-    if isinstance(node, nodes.Ident):
-        return node.name
-    if isinstance(node, nodes.ListValue):
-        return "[" + ", ".join(value(item) for item in node.items) + "]"
-    if isinstance(node, nodes.Label):
-        return label(node.text)
+    """An option value, rule operand or pattern as written."""
     raise TypeError(f"not a value node: {node!r}")
+
+
+value.register(nodes.Str, lambda node: quote(node.value))
+value.register(nodes.Num, lambda node: number(node.value))
+value.register(nodes.Regex, lambda node: f"/{node.source}/{node.flags}")
+value.register(nodes.Ident, lambda node: node.name)
+value.register(nodes.ListValue, lambda node: "[" + ", ".join(value(item) for item in node.items) + "]")
+value.register(nodes.Label, lambda node: label(node.text))
 
 
 def options(node: nodes.Options | None) -> str:
@@ -134,111 +117,194 @@ def options(node: nodes.Options | None) -> str:
 # -------------------------------------------------------------- conditions
 
 
+@functools.singledispatch
 def condition(node, inside: str = "") -> str:
     """A rule condition; `inside` is the operator around it ("or", "and",
     "not" or "" at the top), which decides whether it needs parentheses."""
-    if isinstance(node, nodes.Test):
-        return f"{_subject(node.subject)} {node.op} {value(node.operand)}"
-    if isinstance(node, nodes.Not):
-        return "not " + condition(node.condition, "not")
-    if isinstance(node, (nodes.AllOf, nodes.AnyOf)):
-        word = "and" if isinstance(node, nodes.AllOf) else "or"
-        if len(node.conditions) < 2:
-            raise ValueError(f"an `{word}` needs at least two conditions: {node!r}")
-        text = f" {word} ".join(condition(c, word) for c in node.conditions)
-        # `and` binds tighter than `or`, `not` tighter than both; a nested
-        # node of the same kind needs parentheses to stay nested.
-        needs = inside == "not" or inside == "and" or (inside == "or" and word == "or")
-        return f"({text})" if needs else text
     raise TypeError(f"not a condition node: {node!r}")
+
+
+@condition.register
+def _test(node: nodes.Test, inside: str = "") -> str:
+    return f"{_subject(node.subject)} {node.op} {value(node.operand)}"
+
+
+@condition.register
+def _not(node: nodes.Not, inside: str = "") -> str:
+    return "not " + condition(node.condition, "not")
+
+
+@condition.register(nodes.AllOf)
+@condition.register(nodes.AnyOf)
+def _junction(node, inside: str = "") -> str:
+    word = "and" if type(node) is nodes.AllOf else "or"
+    if len(node.conditions) < 2:
+        raise ValueError(f"an `{word}` needs at least two conditions: {node!r}")
+    text = f" {word} ".join(condition(c, word) for c in node.conditions)
+    # `and` binds tighter than `or`, `not` tighter than both; a nested
+    # node of the same kind needs parentheses to stay nested.
+    needs = inside == "not" or inside == "and" or (inside == "or" and word == "or")
+    return f"({text})" if needs else text
 
 
 def _offset(node: nodes.Offset | None) -> str:
     return "" if node is None else f"[{node.value}]"
 
 
+@functools.singledispatch
 def _subject(node) -> str:
-    if isinstance(node, nodes.CharSubject):
-        return "char" + _offset(node.offset)
-    if isinstance(node, nodes.WindowSubject):
-        return f"window({node.size})"
-    if isinstance(node, nodes.ViewSubject):
-        return f"{node.view}({node.group.name})"
-    if isinstance(node, nodes.AxisSubject):
-        return node.axis.name + _offset(node.offset)
     raise TypeError(f"not a condition subject: {node!r}")
 
 
+_subject.register(nodes.CharSubject, lambda node: "char" + _offset(node.offset))
+_subject.register(nodes.WindowSubject, lambda node: f"window({node.size})")
+_subject.register(nodes.ViewSubject, lambda node: f"{node.view}({node.group.name})")
+_subject.register(nodes.AxisSubject, lambda node: node.axis.name + _offset(node.offset))
+
+
 # -------------------------------------------------------------- statements
+#
+# Each statement node registers how it is written: `statement_head` gives its
+# text (for a block statement, its header up to `{`), `block_entries` the
+# entries of a block, `entry` the text of one entry.
+
+
+@functools.singledispatch
+def statement_head(node) -> str:
+    """A statement's text, or for a block statement its header up to `{`."""
+    raise TypeError(f"not a statement node: {node!r}")
+
+
+@functools.singledispatch
+def block_entries(node) -> tuple | None:
+    """The entries of a block statement, in order (None for other statements)."""
+    return None
+
+
+@functools.singledispatch
+def entry(node) -> str:
+    """One entry of a block, on its own line."""
+    raise TypeError(f"not a block entry: {node!r}")
 
 
 def _within(ref: nodes.Ref | None) -> str:
     return "" if ref is None else f" within {ref.name}"
 
 
-def statement_head(node) -> str:
-    """A statement's text, or for a block statement its header up to `{`."""
-    if isinstance(node, nodes.MainDecl):
-        return f"main {node.unit}{options(node.options)}"
-    if isinstance(node, nodes.Include):
-        return f"include {quote(node.path.value)}"
-    if isinstance(node, nodes.Feed):
-        return f"feed {node.axis.name} as {node.mode}{options(node.options)}"
-    if isinstance(node, nodes.GroupDecl):
-        pattern = "" if node.segment.pattern is None else " " + value(node.segment.pattern)
-        return f"group {node.name} = {node.segment.kind}{pattern}{_within(node.parent)}{options(node.options)}"
-    if isinstance(node, nodes.ChunksDecl):
-        return (f"chunks {node.name} over {node.over.name}{_within(node.parent)}{options(node.options)} "
-                f"{long_string(node.grammar.value)}")
-    if isinstance(node, nodes.LexiconDecl):
-        return f"lexicon {node.name}{options(node.options)} {{"
-    if isinstance(node, nodes.PosDecl):
-        return f"pos {node.name}{options(node.options)}"
-    if isinstance(node, nodes.TaggerDecl):
-        return f"tagger {node.name} = {node.plugin}{options(node.options)}"
-    if isinstance(node, nodes.RulesDecl):
-        return f"rules {node.name}{options(node.options)} {{"
-    if isinstance(node, nodes.AnnotationDecl):
-        return f"annotation {node.name}{options(node.options)}"
-    if isinstance(node, nodes.RelabelDecl):
-        return f"relabel {node.name} = {node.source.name} {{"
-    if isinstance(node, nodes.ProductDecl):
-        return f"product {node.name} = {node.left.name} * {node.right.name}"
-    if isinstance(node, nodes.LagDecl):
-        amount = f"after {node.amount.name}" if isinstance(node.amount, nodes.Ref) else f"by {node.amount} chars"
-        return f"lag {node.name} = {node.source.name} {amount}"
-    if isinstance(node, nodes.ViewDecl):
-        return f"{node.view} {node.name} = {node.group.name}{options(node.options)}"
-    raise TypeError(f"not a statement node: {node!r}")
+@statement_head.register
+def _main(node: nodes.MainDecl) -> str:
+    return f"main {node.unit}{options(node.options)}"
 
 
-def block_entries(node) -> tuple | None:
-    """The entries of a block statement, in order (None for other statements)."""
-    if isinstance(node, nodes.LexiconDecl):
-        return node.entries
-    if isinstance(node, nodes.RulesDecl):
-        return node.rules + ((node.default,) if node.default else ())
-    if isinstance(node, nodes.RelabelDecl):
-        return node.entries + ((node.default,) if node.default else ())
-    return None
+@statement_head.register
+def _include(node: nodes.Include) -> str:
+    return f"include {quote(node.path.value)}"
 
 
-def entry(node) -> str:
-    if isinstance(node, nodes.LexiconEntry):
-        return " | ".join(value(p) for p in node.patterns) + f" -> {label(node.label.text)}"
-    if isinstance(node, nodes.Rule):
-        return f"when {condition(node.condition)} -> {label(node.label.text)}"
-    if isinstance(node, nodes.RelabelEntry):
-        return " | ".join(label(s.text) for s in node.sources) + f" -> {label(node.target.text)}"
-    if isinstance(node, nodes.Default):
-        return f"default -> {label(node.label.text)}"
-    raise TypeError(f"not a block entry: {node!r}")
+@statement_head.register
+def _feed(node: nodes.Feed) -> str:
+    return f"feed {node.axis.name} as {node.mode}{options(node.options)}"
+
+
+@statement_head.register
+def _group(node: nodes.GroupDecl) -> str:
+    pattern = "" if node.segment.pattern is None else " " + value(node.segment.pattern)
+    return f"group {node.name} = {node.segment.kind}{pattern}{_within(node.parent)}{options(node.options)}"
+
+
+@statement_head.register
+def _chunks(node: nodes.ChunksDecl) -> str:
+    return (f"chunks {node.name} over {node.over.name}{_within(node.parent)}{options(node.options)} "
+            f"{long_string(node.grammar.value)}")
+
+
+@statement_head.register
+def _lexicon(node: nodes.LexiconDecl) -> str:
+    return f"lexicon {node.name}{options(node.options)} {{"
+
+
+@block_entries.register
+def _lexicon_entries(node: nodes.LexiconDecl) -> tuple:
+    return node.entries
+
+
+@entry.register
+def _lexicon_entry(node: nodes.LexiconEntry) -> str:
+    return " | ".join(value(p) for p in node.patterns) + f" -> {label(node.label.text)}"
+
+
+@statement_head.register
+def _pos(node: nodes.PosDecl) -> str:
+    return f"pos {node.name}{options(node.options)}"
+
+
+@statement_head.register
+def _tagger(node: nodes.TaggerDecl) -> str:
+    return f"tagger {node.name} = {node.plugin}{options(node.options)}"
+
+
+@statement_head.register
+def _rules(node: nodes.RulesDecl) -> str:
+    return f"rules {node.name}{options(node.options)} {{"
+
+
+@block_entries.register
+def _rules_entries(node: nodes.RulesDecl) -> tuple:
+    return node.rules + ((node.default,) if node.default else ())
+
+
+@entry.register
+def _rule(node: nodes.Rule) -> str:
+    return f"when {condition(node.condition)} -> {label(node.label.text)}"
+
+
+@entry.register
+def _default(node: nodes.Default) -> str:
+    return f"default -> {label(node.label.text)}"
+
+
+@statement_head.register
+def _annotation(node: nodes.AnnotationDecl) -> str:
+    return f"annotation {node.name}{options(node.options)}"
+
+
+@statement_head.register
+def _relabel(node: nodes.RelabelDecl) -> str:
+    return f"relabel {node.name} = {node.source.name} {{"
+
+
+@block_entries.register
+def _relabel_entries(node: nodes.RelabelDecl) -> tuple:
+    return node.entries + ((node.default,) if node.default else ())
+
+
+@entry.register
+def _relabel_entry(node: nodes.RelabelEntry) -> str:
+    return " | ".join(label(s.text) for s in node.sources) + f" -> {label(node.target.text)}"
+
+
+@statement_head.register
+def _product(node: nodes.ProductDecl) -> str:
+    return f"product {node.name} = {node.left.name} * {node.right.name}"
+
+
+@statement_head.register
+def _lag(node: nodes.LagDecl) -> str:
+    amount = f"after {node.amount.name}" if isinstance(node.amount, nodes.Ref) else f"by {node.amount} chars"
+    return f"lag {node.name} = {node.source.name} {amount}"
+
+
+@statement_head.register
+def _view(node: nodes.ViewDecl) -> str:
+    return f"{node.view} {node.name} = {node.group.name}{options(node.options)}"
+
+
+# `main`/`include` first, then axes, then `feed`s (a blank line between sections).
+_SECTIONS = {nodes.MainDecl: "head", nodes.Include: "head", nodes.Feed: "feed"}
 
 
 def _section(node) -> str:
-    if isinstance(node, (nodes.MainDecl, nodes.Include)):
-        return "head"
-    return "feed" if isinstance(node, nodes.Feed) else "axes"
+    return _SECTIONS.get(type(node), "axes")
 
 
 # ---------------------------------------------------------------- comments

@@ -20,12 +20,8 @@ from grid_dsl.language.diagnostics import Diagnostic, SpecError
 from grid_dsl.language.nodes import Comment, Loc, Spec
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
-
-STATEMENT_KEYWORDS = (
-    "main include feed group chunks lexicon pos tagger rules annotation relabel "
-    "product lag position index depth"
-).split()
-_STATEMENT_START = re.compile(r"^(?:%s)\b" % "|".join(STATEMENT_KEYWORDS), re.M)
+STATEMENT_SUFFIX = "_decl"  # every rule named `*_decl` is a statement
+_STATEMENT_RULE = re.compile(rf"^(\w+{STATEMENT_SUFFIX})\s*:", re.M)
 
 _TERMINAL_NAMES = {
     "NAME": "a name",
@@ -42,15 +38,60 @@ _TERMINAL_NAMES = {
 }
 
 
+def grammar_text() -> str:
+    """grammar.lark and the rule it leaves out: `_statement`, one of its
+    `*_decl` rules (so a new statement is one rule in the file)."""
+    text = GRAMMAR_PATH.read_text(encoding="utf-8")
+    return f"{text}\n_statement: {' | '.join(_STATEMENT_RULE.findall(text))}\n"
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(
-        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        grammar_text(),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,  # Lark keeps the analysed grammar in a temporary file: a command starts ~0.15 s sooner
     )
+
+
+def literal_words(terminal) -> list[str]:
+    """The words a terminal matches when it is a keyword: "main" for an
+    anonymous `"main"`, each alternative of VIEW ("position", "index", "depth")."""
+    if terminal.pattern.type == "str":
+        alternatives = [terminal.pattern.value]
+    else:
+        alternation = re.fullmatch(r"\(\?:(.*)\)", terminal.pattern.value)
+        alternatives = alternation.group(1).split("|") if alternation else []
+    return [word for word in alternatives if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", word)]
+
+
+@functools.lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """Every word the grammar reserves somewhere (statement keywords, `when`,
+    `or`, segmenters, views, `in`, `is`, ...)."""
+    return frozenset(word for terminal in _lark().terminals for word in literal_words(terminal))
+
+
+@functools.lru_cache(maxsize=1)
+def statement_keywords() -> tuple[str, ...]:
+    """The words a statement starts with: the first terminal of each
+    `*_decl` rule ("main", "include", ..., "lexicon", "position", ...)."""
+    terminals = {t.name: t for t in _lark().terminals}
+    words: dict[str, None] = {}
+    for rule in _lark().rules:
+        if rule.origin.name.endswith(STATEMENT_SUFFIX):
+            first = terminals.get(rule.expansion[0].name) if rule.expansion else None
+            if first is None or not literal_words(first):
+                raise AssertionError(f"grammar rule {rule.origin.name} must start with a keyword")
+            words.update(dict.fromkeys(literal_words(first)))
+    return tuple(words)
+
+
+@functools.lru_cache(maxsize=1)
+def _statement_start() -> re.Pattern:
+    return re.compile(r"^(?:%s)\b" % "|".join(statement_keywords()), re.M)
 
 
 class _Splat(tuple):
@@ -182,7 +223,7 @@ def parse(text: str, file: str = "<spec>") -> Spec:
             diagnostics.append(diag)
             # Resume at the next statement that starts after the error's line.
             offset = _offset_of_line(blanked, diag.loc.line + 1)
-            match = _STATEMENT_START.search(blanked, offset) if offset is not None else None
+            match = _statement_start().search(blanked, offset) if offset is not None else None
             if match is None:
                 break
             blanked = re.sub(r"[^\n]", " ", blanked[: match.start()]) + blanked[match.start() :]
