@@ -19,6 +19,8 @@ import attrs
 import numpy as np
 import regex
 
+from grid_dsl.language.nodes import AxisDecl
+
 NONE_ID = 0
 NONE_LABEL = "_"  # how id 0 ("no label") is shown
 
@@ -243,7 +245,7 @@ class Axis(abc.ABC):
 
 # ----------------------------------------------------------------- registry
 
-BUILDERS: dict[type, Callable] = {}
+BUILDERS: dict[type, Callable] = {}  # node class -> its builder: the main axis's and each kind's
 
 
 def builds(node_type: type):
@@ -254,6 +256,13 @@ def builds(node_type: type):
         return fn
 
     return register
+
+
+def kinds() -> dict[str, type]:
+    """Every kind of axis, by name (`lexicon`, ...), with its node class: the
+    one list that the spec strategies and the tests iterate. The main axis
+    has a builder too but is no kind: a spec has one, declared by `main`."""
+    return {node_type.kind: node_type for node_type in BUILDERS if issubclass(node_type, AxisDecl)}
 
 
 # ------------------------------------------------------- vectorised helpers

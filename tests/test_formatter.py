@@ -12,13 +12,12 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from axes._nltk import missing
-from axes.base import BUILDERS
+from axes.base import kinds
 from conftest import need_nltk
 from grid_dsl import check, parse
 from grid_dsl.language import nodes as n
 from grid_dsl.language.formatter import KEYWORDS, format_spec, format_text, long_string, number, quote
 from grid_dsl.language.parser import _lark
-from grid_dsl.testing.strategies import _KINDS
 from grid_dsl.testing import spec_asts, specs, texts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -418,7 +417,7 @@ def test_generated_specs_with_nltk_kinds_pass_the_checker():
 def test_the_generator_writes_every_registered_kind():
     nltk = not missing("punkt_tab", "averaged_perceptron_tagger_eng", "universal_tagset")
     written = {type(s) for spec in examples(spec_asts(nltk=nltk, **ALL_FAST_KINDS)) for s in spec.statements}
-    registered = {node_type for kind, (node_type, _, _) in _KINDS.items() if node_type in BUILDERS}
+    registered = set(kinds().values())
     if not nltk:
         registered.discard(n.PosDecl)
     assert registered | {n.MainDecl, n.Feed} <= written

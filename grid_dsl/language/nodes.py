@@ -159,6 +159,17 @@ class AxisDecl:
     kind: ClassVar[str]
 
 
+def axis_kind(kind: str):
+    """Register an AxisDecl subclass as the node of kind `kind`, built from
+    the grammar rule `<kind>_decl`."""
+
+    def register(cls):
+        cls.kind = kind
+        return node(f"{kind}_decl")(cls)
+
+    return register
+
+
 @node("segment")
 class Segment:
     """A built-in segmentation: words, tokens, sentences, paragraphs, lines,
@@ -169,9 +180,8 @@ class Segment:
     loc: Loc | None = _loc()
 
 
-@node("group_decl")
+@axis_kind("group")
 class GroupDecl(AxisDecl):
-    kind = "group"
     name: str
     segment: Segment
     parent: Ref | None = None
@@ -179,12 +189,11 @@ class GroupDecl(AxisDecl):
     loc: Loc | None = _loc()
 
 
-@node("chunks_decl")
+@axis_kind("chunks")
 class ChunksDecl(AxisDecl):
     """A chunk cascade in nltk.RegexpParser grammar over another axis's
     labels, run within each span of a parent grouping (usually sentences)."""
 
-    kind = "chunks"
     name: str
     over: Ref
     parent: Ref | None
@@ -200,26 +209,23 @@ class LexiconEntry:
     loc: Loc | None = _loc()
 
 
-@node("lexicon_decl")
+@axis_kind("lexicon")
 class LexiconDecl(AxisDecl):
-    kind = "lexicon"
     name: str
     options: Options | None
     entries: tuple[LexiconEntry, ...]
     loc: Loc | None = _loc()
 
 
-@node("pos_decl")
+@axis_kind("pos")
 class PosDecl(AxisDecl):
-    kind = "pos"
     name: str
     options: Options | None = None
     loc: Loc | None = _loc()
 
 
-@node("tagger_decl")
+@axis_kind("tagger")
 class TaggerDecl(AxisDecl):
-    kind = "tagger"
     name: str
     plugin: str
     options: Options | None = None
@@ -303,9 +309,8 @@ class Default:
     loc: Loc | None = _loc()
 
 
-@node("rules_decl")
+@axis_kind("rules")
 class RulesDecl(AxisDecl):
-    kind = "rules"
     name: str
     options: Options | None
     rules: tuple[Rule, ...]
@@ -313,9 +318,8 @@ class RulesDecl(AxisDecl):
     loc: Loc | None = _loc()
 
 
-@node("annotation_decl")
+@axis_kind("annotation")
 class AnnotationDecl(AxisDecl):
-    kind = "annotation"
     name: str
     options: Options | None = None
     loc: Loc | None = _loc()
@@ -328,9 +332,8 @@ class RelabelEntry:
     loc: Loc | None = _loc()
 
 
-@node("relabel_decl")
+@axis_kind("relabel")
 class RelabelDecl(AxisDecl):
-    kind = "relabel"
     name: str
     source: Ref
     entries: tuple[RelabelEntry, ...]
@@ -338,31 +341,28 @@ class RelabelDecl(AxisDecl):
     loc: Loc | None = _loc()
 
 
-@node("product_decl")
+@axis_kind("product")
 class ProductDecl(AxisDecl):
-    kind = "product"
     name: str
     left: Ref
     right: Ref
     loc: Loc | None = _loc()
 
 
-@node("lag_decl")
+@axis_kind("lag")
 class LagDecl(AxisDecl):
     """`by N chars` (amount is an int; negative: shown N chars early) or `after GROUP` (amount is a Ref)."""
 
-    kind = "lag"
     name: str
     source: Ref
     amount: int | Ref
     loc: Loc | None = _loc()
 
 
-@node("view_decl")
+@axis_kind("view")
 class ViewDecl(AxisDecl):
     """position / index / depth of the spans of a grouping."""
 
-    kind = "view"
     view: str
     name: str
     group: Ref

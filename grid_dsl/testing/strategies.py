@@ -1,9 +1,11 @@
 """Hypothesis strategies for random valid .axes specs (public through
 grid_dsl.testing: spec_asts, specs; see its docstring).
 
-Each kind of axis has a small strategy here (`_KINDS`), drawn against the
-axes declared so far so that every reference resolves and every spec
-checks. A new kind of axis adds one entry.
+Each kind of axis has a small strategy here (`KIND_STRATEGIES`), drawn
+against the axes declared so far so that every reference resolves and every
+spec checks. Which kinds a spec may hold comes from the registry of kinds
+(axes.base.kinds()); a new kind of axis adds one entry here, and
+tests/test_kinds.py fails until it does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import attrs
 from hypothesis import strategies as st
 
-from axes.base import BUILDERS
+from axes.base import kinds
 
 from grid_dsl.language import nodes
 from grid_dsl.data.checker import check
@@ -296,19 +298,19 @@ def _tagger(known: _Declared, name: str):
 
 _IDENTIFIER_TAG = re.compile(r"[A-Za-z0-9_]+")
 
-# kind -> (node class, strategy factory, can it be declared given the axes so far?)
-_KINDS = {
-    "group": (nodes.GroupDecl, _group, lambda known: True),
-    "annotation": (nodes.AnnotationDecl, _annotation, lambda known: True),
-    "lexicon": (nodes.LexiconDecl, _lexicon, lambda known: True),
-    "rules": (nodes.RulesDecl, _rules, lambda known: True),
-    "relabel": (nodes.RelabelDecl, _relabel, lambda known: bool(known.names(labelled=True))),
-    "product": (nodes.ProductDecl, _product, lambda known: bool(known.names(max_vocab=8))),
-    "lag": (nodes.LagDecl, _lag, lambda known: bool(known.axes)),
-    "view": (nodes.ViewDecl, _view, lambda known: bool(known.names(spans=True))),
-    "chunks": (nodes.ChunksDecl, _chunks, lambda known: known.chunks and bool(known.names(spans=True))),
-    "pos": (nodes.PosDecl, _pos, lambda known: known.nltk),
-    "tagger": (nodes.TaggerDecl, _tagger, lambda known: bool(known.taggers)),
+# node class of a kind -> (strategy factory, can it be declared given the axes so far?)
+KIND_STRATEGIES = {
+    nodes.GroupDecl: (_group, lambda known: True),
+    nodes.AnnotationDecl: (_annotation, lambda known: True),
+    nodes.LexiconDecl: (_lexicon, lambda known: True),
+    nodes.RulesDecl: (_rules, lambda known: True),
+    nodes.RelabelDecl: (_relabel, lambda known: bool(known.names(labelled=True))),
+    nodes.ProductDecl: (_product, lambda known: bool(known.names(max_vocab=8))),
+    nodes.LagDecl: (_lag, lambda known: bool(known.axes)),
+    nodes.ViewDecl: (_view, lambda known: bool(known.names(spans=True))),
+    nodes.ChunksDecl: (_chunks, lambda known: known.chunks and bool(known.names(spans=True))),
+    nodes.PosDecl: (_pos, lambda known: known.nltk),
+    nodes.TaggerDecl: (_tagger, lambda known: bool(known.taggers)),
 }
 
 
@@ -344,8 +346,8 @@ def spec_asts(draw, max_axes: int = 5, feeds: bool = True, nltk: bool = False, c
               taggers: tuple[str, ...] = ()):
     """A random valid spec AST (grid_dsl.language.nodes.Spec).
 
-    An optional `main`, then 1..max_axes axes of the kinds this installation
-    registers, each reading only axes declared before it, then (if `feeds`)
+    An optional `main`, then 1..max_axes axes of the registered kinds
+    (axes.base.kinds(), those with a strategy here), each reading only axes declared before it, then (if `feeds`)
     feeds of some of them in modes their causality allows (`context` only
     for causal axes, or forced). Labels named by relabel entries and rule
     conditions are real labels of their axis: each axis is checked as it is
@@ -363,13 +365,12 @@ def spec_asts(draw, max_axes: int = 5, feeds: bool = True, nltk: bool = False, c
         statements.append(draw(_main()))
     known = _Declared({}, nltk, chunks, tuple(taggers))
     for _ in range(draw(st.integers(1, max_axes))):
-        kinds = [kind for kind, (node_type, _, possible) in _KINDS.items()
-                 if node_type in BUILDERS and possible(known)]
-        kind = draw(st.sampled_from(kinds))
+        possible = [kind for kind in kinds().values() if kind in KIND_STRATEGIES and KIND_STRATEGIES[kind][1](known)]
+        kind = draw(st.sampled_from(possible))
         name = draw(_NAME)
         while name in known.axes:
             name += "_"
-        statements.append(draw(_KINDS[kind][1](known, name)))
+        statements.append(draw(KIND_STRATEGIES[kind][0](known, name)))
         # The checked axis tells later axes its real labels, spans and causality.
         known.axes[name] = _checked(nodes.Spec(tuple(statements))).axis(name)
     if feeds:
