@@ -1,6 +1,7 @@
 """Kinds of axis: one module per kind, each registering a builder for its AST
 node (see base.py for the interface). Every module here is imported, so a new
-kind needs no registration beyond its own module."""
+kind needs no registration beyond its own module (the other pieces of a kind:
+docs/adding-a-kind.md)."""
 
 import importlib
 import pkgutil

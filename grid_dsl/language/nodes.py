@@ -3,7 +3,9 @@
 Every node carries a `loc` (where it was written) that takes no part in
 equality, so `parse(format(spec)) == spec` compares meaning, not layout.
 A node is registered under the grammar rule that produces it; the parser
-builds it from the rule's children in order (see parser.py).
+builds it from the rule's children in order (see parser.py). The node of a
+kind of axis is registered with `@axis_kind(kind)`, under the rule
+`<kind>_decl` (docs/adding-a-kind.md).
 """
 
 from __future__ import annotations
