@@ -2,12 +2,12 @@
 
 `by N chars` shifts the stream N characters to the right; a negative N shows
 each label N characters early (a lead: it looks N characters ahead, which is
-how the boundary leak of DESIGN.md is written on purpose, e.g.
+how the boundary leak of docs/design.md is written on purpose, e.g.
 `lag early = upos_prev by -1 chars` shows each word's tag on its last
 letter). `after G` shows,
 from the first character after each span of grouping G, X's label at that
 span's last character, until the next span of G completes. A lag is causal
-only when it covers X's look-ahead (DESIGN.md, "Leaks are subtler than they
+only when it covers X's look-ahead (docs/design.md, "Leaks are subtler than they
 look"): lagging a painted word label after words is causal; lagging NLTK's
 full-sentence POS after tokens is not, because the tagger reads two tokens
 ahead.

@@ -17,7 +17,7 @@ axis has spans: its tokens, labelled with their tags.
 
 A tag is not causal: the tagger reads the next two words of the sentence,
 and punkt decides where a sentence ends from the text after it. Lagging it
-after tokens does not make it causal (DESIGN.md, "The tagger's look-ahead").
+after tokens does not make it causal (docs/design.md, "The tagger's look-ahead").
 
 `prefix`: each word is tagged from the words up to it only. Literally: for
 each whitespace-delimited token c (a maximal run of non-space characters, as

@@ -142,7 +142,7 @@ def test_verify_on_a_book(grimm):
 
 
 def test_the_taggers_look_ahead_survives_a_lag_but_prefix_tags_do_not(grimm):
-    """DESIGN.md's example: NLTK's tags lagged after their token still leak
+    """docs/design.md's example: NLTK's tags lagged after their token still leak
     (the tagger read the next words); prefix tags lagged the same way do not."""
     need_nltk("punkt_tab", "averaged_perceptron_tagger_eng", "universal_tagset")
     plan = loads_spec(

@@ -103,7 +103,7 @@ def test_lag_causality_covers_the_look_ahead():
 
 def test_a_negative_lag_leads_and_looks_ahead_by_as_much():
     """The boundary leak written on purpose: a causal word label shown one
-    character early lands on the word's last letter (DESIGN.md)."""
+    character early lands on the word's last letter (docs/design.md)."""
     grid = compile_("group t = tokens\nlag after = role after t\nlag early = after by -1 chars\n"
                     "lag back = early by 1 chars")
     after = grid.labels("after")

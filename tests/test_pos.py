@@ -263,7 +263,7 @@ def test_prefix_equals_its_definition_on_grimm(grimm, prefix_spec, nltk_tools):
         tricky = [r for r in all_runs if text[r[1] - 1] in ".?!'\")"]  # where locality is most delicate
         for run in rng.sample(tricky, 35) + rng.sample(all_runs, 40):
             assert got[run] == literal_prefix(text, run, nltk_tools), text[run[0] : run[1]]
-    assert 0.03 < changed / total < 0.09  # DESIGN.md: 5.7% of Grimm's tags change
+    assert 0.03 < changed / total < 0.09  # docs/design.md: 5.7% of Grimm's tags change
 
 
 _WORDS = ["Mr.", "St.", "ill.", "The", "he", "said", "dog", "U.S.", "e.g.", "3.5", "1994", "well-known", "can't",

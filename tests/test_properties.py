@@ -1,4 +1,4 @@
-"""DESIGN.md's seven alignment properties, over random Unicode text and random
+"""docs/design.md's seven alignment properties, over random Unicode text and random
 valid specs (grid_dsl.testing), plus checks that the assertion helpers do
 catch what they are meant to catch (a property helper that cannot fail
 would prove nothing)."""

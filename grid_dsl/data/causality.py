@@ -1,7 +1,7 @@
 """The empirical causality check: are the axes declared causal prefix-stable?
 
 An axis is causal when compiling any prefix text[:k] gives, at every
-position below k, the same label as compiling the whole text (DESIGN.md).
+position below k, the same label as compiling the whole text (docs/design.md).
 The checker declares causality from each axis's kind and options; this
 module is the referee. It compiles a text, then prefixes of it cut where
 leaks show, and compares:

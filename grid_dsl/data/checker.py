@@ -317,7 +317,7 @@ def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpe
             diagnostics.error(feed.axis.loc, f"unknown axis {name!r}", did_you_mean(name, decls))
             continue
         if feed.mode not in MODES:
-            diagnostics.error(feed.loc, f"unknown mode {feed.mode!r}", "modes: context, predict, oracle (see DESIGN.md)")
+            diagnostics.error(feed.loc, f"unknown mode {feed.mode!r}", "modes: context, predict, oracle (see docs/design.md)")
             continue
         opts = BuildContext(diagnostics, built, Path.cwd()).options(feed.options, schema)
         axis = built.get(name)

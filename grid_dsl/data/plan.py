@@ -27,7 +27,7 @@ def dtype_for(vocab_size: int) -> str:
 
 @attrs.frozen
 class FeedSpec:
-    """How one axis enters the grid (DESIGN.md, "Causality")."""
+    """How one axis enters the grid (docs/design.md, "Causality")."""
 
     axis: str
     mode: str  # context | predict | oracle

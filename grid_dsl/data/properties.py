@@ -1,4 +1,4 @@
-"""Assertion helpers for the seven alignment properties of DESIGN.md.
+"""Assertion helpers for the seven alignment properties of docs/design.md.
 
 Each `assert_*` raises AssertionError with a message that names the axis,
 the position and the labels involved, so a failing hypothesis example reads
@@ -167,7 +167,7 @@ CONTINUATION = "\n\nAnd then, 12 more Words: \"yes!\" said the King.\n"
 def assert_prefix_stable(plan: Plan, text: str, cuts: Sequence[int] | None = None, annotations=None,
                          continuation: str = CONTINUATION) -> None:
     """Everything the checker claims of an axis holds on prefixes of the text
-    (DESIGN.md, "Causality"): a causal axis gives, on text[:k] and on
+    (docs/design.md, "Causality"): a causal axis gives, on text[:k] and on
     text[:k] followed by another text, the same labels at every position
     before k as on the whole text; an axis that looks at most n characters
     ahead, the same labels before k - n; and the same for where its spans

@@ -88,7 +88,7 @@ def axis_table(plan: Plan, grid: Grid, verdicts: Sequence[Verdict] | None = None
 
 
 def summary(plan: Plan) -> list[str]:
-    """What a training run of this spec may claim (DESIGN.md, "Causality")."""
+    """What a training run of this spec may claim (docs/design.md, "Causality")."""
     oracle = [f.axis + (" (forced context)" if f.forced else "") for f in plan.feeds if f.mode == "oracle"]
     predict = [f.axis for f in plan.feeds if f.mode == "predict"]
     if oracle:

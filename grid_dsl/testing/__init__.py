@@ -19,7 +19,7 @@ spec_asts(max_axes=5, feeds=True, nltk=False, chunks=False, taggers=())
 specs(...)
     The same specs as canonical text (grid_dsl.language.formatter.format_spec).
 
-Assertions (the seven properties of DESIGN.md; each failure names the axis,
+Assertions (the seven properties of docs/design.md; each failure names the axis,
 the position and the labels)
 ----------
 assert_aligned(grid)                       1. one id per main position, in vocabulary

@@ -4,7 +4,7 @@ jointly, incrementally with a KV cache, optionally under fixed labels.
 Ids in, ids out: turning main ids into text (and text into context labels)
 is the caller's job, so this module knows nothing of specs.
 
-The order is DESIGN.md's factorisation p(m_{t+1}, a_{t+2} | m_<=t, a_<=t+1).
+The order is docs/design.md's factorisation p(m_{t+1}, a_{t+2} | m_<=t, a_<=t+1).
 Position t reads m_t, every context/oracle axis's a_t and every predict
 axis's a_{t+1}; from its output the next character m_{t+1} and every predict
 axis's a_{t+2} are sampled (independently given the position's state: that
