@@ -145,12 +145,12 @@ def check_kv(report: Report, run: Path | None, data: Path, device: torch.device,
     from model.network import checkpoint
     from model.training.batches import Batches
     from model.training.evaluate import select
-    from model.network.transformer import GridTransformer, KVCache
+    from model.network.transformer import KVCache
 
     if run is not None:
         state = checkpoint.load(run)
         ds = Dataset.open(data)
-        net = GridTransformer.from_checkpoint(state).to(device).eval()
+        net = state.network().to(device).eval()
         main, meta = Batches(ds, "val", net.config.block_size, 2).fixed(1, seed=0)[0]
         main, meta = main.to(device), select(meta, checkpoint.check_data(state, ds, same_spec=True)).to(device)
         with torch.inference_mode():

@@ -50,7 +50,7 @@ def test_windows_respect_documents(ds):
 
 def test_no_axes_gives_an_empty_meta(tmp_path):
     _, ds = compile_to(tmp_path / "ds", texts=MANY, spec="main chars\n", val_fraction=0)
-    assert ds.axes == []
+    assert ds.axes == ()
     main, meta = Batches(ds, "train", 16, 3).get(torch.Generator().manual_seed(0))
     assert main.shape == (3, 18) and meta.shape == (3, 18, 0) and meta.dtype == torch.long
 

@@ -41,7 +41,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_document_split_is_seeded_and_sized():
     entry, is_val = choose_split(10, 0.2, seed=0)
-    assert entry == {"method": "documents", "val_fraction": 0.2, "seed": 0}
+    assert entry.to_dict() == {"method": "documents", "val_fraction": 0.2, "seed": 0}
     assert is_val.sum() == 2
     assert np.array_equal(choose_split(10, 0.2, seed=0)[1], is_val)
     assert any(not np.array_equal(choose_split(10, 0.2, seed=s)[1], is_val) for s in range(1, 5))
@@ -55,7 +55,7 @@ def test_document_split_is_seeded_and_sized():
 def test_one_document_is_split_contiguously(tmp_path):
     text = "The king rode out. The frog sat still! " * 26  # 1014 characters
     plan, ds = compile_to(tmp_path / "ds", texts=[text], val_fraction=0.1)
-    assert ds.manifest["split"]["method"] == "contiguous"
+    assert ds.manifest.split.method == "contiguous"
     assert ds.tokens("val") == 101 and ds.tokens("train") == len(text) - 101
     assert ds.decode(ds.main("train")) + ds.decode(ds.main("val")) == text
     whole = compile_text(plan, text)
@@ -82,8 +82,8 @@ def test_merged_shards_equal_the_unsharded_dataset(tmp_path, count):
     for index in range(count):
         _, shard = compile_to(tmp_path / f"shard{index}", texts=MANY, val_fraction=0.2, seed=7,
                               shard=Shard(index, count))
-        assert shard.manifest["shard"] == {"index": index, "count": count,
-                                           "documents": list(Shard(index, count).bounds(len(MANY)))}
+        assert shard.manifest.shard.to_dict() == {"index": index, "count": count,
+                                                  "documents": list(Shard(index, count).bounds(len(MANY)))}
         shards.append(tmp_path / f"shard{index}")
     assert Dataset.open(shards[0]).main_vocab != Dataset.open(tmp_path / "whole").main_vocab  # local vocabularies
     merge_shards(list(reversed(shards)), tmp_path / "merged")

@@ -15,7 +15,6 @@ from grid_dsl.language.diagnostics import UserError
 from grid_dsl.data.synthetic import synthetic_corpus
 from model.network import checkpoint
 from model.network.config import TrainConfig
-from model.network.transformer import GridTransformer
 from model.training.train import train
 
 SPEC = """main chars
@@ -48,20 +47,36 @@ def run(tmp_path_factory):
 def test_a_run_checkpoint_holds_everything_to_resume(run):
     path, data = run
     state = checkpoint.load(path)
-    assert state["format"] == checkpoint.FORMAT and state["step"] == 2
-    assert state["train_config"] == TINY.to_dict()
-    assert state["data"]["main_vocab"] == data.main_vocab
-    assert [a["name"] for a in state["data"]["axes"]] == ["shape", "words"]
-    assert state["data"]["spec_hash"] == data.manifest["spec"]["hash"]
-    assert set(state["rng"]) == {"torch", "cuda", "batches"} and state["optimizer"]["state"]
-    net = GridTransformer.from_checkpoint(state)  # what `multigrid sample` and `eval` read
+    assert isinstance(state, checkpoint.Checkpoint) and state.step == 2
+    assert state.train_config == TINY.to_dict()
+    assert state.data.main_vocab == data.main_vocab
+    assert [a.name for a in state.data.axes] == ["shape", "words"]
+    assert state.data.axes[1] == checkpoint.ModelAxis.of(data.manifest.axis("words"))
+    assert state.data.spec_hash == data.manifest.spec.hash and state.data.corpus == data.manifest.corpus
+    assert set(state.rng) == {"torch", "cuda", "batches"} and state.optimizer["state"]
+    assert set(state.seconds) == {"wall", "eval"} and state.best["step"] == state.evaluated_step == 2
+    net = state.network()  # what `multigrid sample` and `eval` read
     assert [a.mode for a in net.config.axes] == ["context", "predict"]
-    assert checkpoint.load(path, best=True)["step"] == 2
+    assert checkpoint.load(path, best=True).step == 2
+    on_disk = torch.load(path / checkpoint.LAST, weights_only=True)  # the file: plain dicts and tensors
+    assert list(on_disk) == ["format", "config", "model", "optimizer", "step", "tokens", "seconds", "best",
+                             "evaluated_step", "train_config", "data", "frozen", "rng", "metrics"]
+    assert on_disk["format"] == checkpoint.FORMAT and on_disk["data"]["axes"][0]["name"] == "shape"
+    assert checkpoint.Checkpoint.from_dict(on_disk).data == state.data
 
 
-def test_save_is_atomic(tmp_path, monkeypatch):
+def test_a_checkpoint_is_read_by_attribute_only(run):
+    state = checkpoint.load(run[0])
+    for record in (state, state.data, state.data.axes[0], run[1].manifest, run[1].manifest.axes[0]):
+        with pytest.raises(TypeError):
+            record["name"]  # noqa: B018 -- no string keys: the typed contract is the only way in
+        assert not hasattr(record, "get")
+
+
+def test_save_is_atomic(run, tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
-    checkpoint.save({"format": checkpoint.FORMAT, "x": torch.ones(3)}, path)
+    state = checkpoint.load(run[0])
+    checkpoint.save(state, path)
     old = path.read_bytes()
 
     def fail_half_way(obj, handle):
@@ -70,7 +85,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", fail_half_way)
     with pytest.raises(OSError):
-        checkpoint.save({"format": checkpoint.FORMAT, "x": torch.zeros(3)}, path)
+        checkpoint.save(state, path)
     assert path.read_bytes() == old
     assert os.listdir(tmp_path) == ["ckpt.pt"]  # no temporary file left
 
@@ -107,10 +122,11 @@ def test_pickled_objects_are_never_loaded(tmp_path):
 
 def test_other_files_are_refused(tmp_path):
     torch.save({"model": {}}, tmp_path / "other.pt")
-    with pytest.raises(UserError, match="is not a multigrid-checkpoint/1 checkpoint"):
+    with pytest.raises(UserError, match=r"other.pt: not a checkpoint this version of multigrid reads \(format None, "
+                                        r"this version of multigrid reads 'multigrid-checkpoint/1'\); train the run"):
         checkpoint.load(tmp_path / "other.pt")
     torch.save({"format": checkpoint.FORMAT}, tmp_path / "partial.pt")
-    with pytest.raises(UserError, match="is corrupted: it has no config, model, step"):
+    with pytest.raises(UserError, match=r"partial.pt is corrupted or was edited \(config: missing\)"):
         checkpoint.load(tmp_path / "partial.pt")
     with pytest.raises(UserError, match=f"checkpoint not found: {tmp_path / 'ckpt.pt'}; {tmp_path} holds no ckpt.pt"):
         checkpoint.load(tmp_path)
@@ -160,3 +176,30 @@ def test_commands_report_a_damaged_checkpoint_with_exit_2(run, tmp_path, capsys)
     assert main(["train", "--data", str(data.path), "--out", str(broken), "--resume"]) == 2
     assert "ckpt.pt is truncated or corrupted" in capsys.readouterr().err
     assert os.listdir(broken) == ["ckpt.pt"] and (broken / "ckpt.pt").read_bytes() == before
+
+
+def another_version(run, tmp_path, **changes) -> Path:
+    """A copy of the run whose ckpt.pt says `changes` (e.g. another format)."""
+    values = torch.load(run[0] / checkpoint.LAST, weights_only=True)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    torch.save({**values, **changes}, copy / checkpoint.LAST)
+    return copy
+
+
+@pytest.mark.parametrize("found", ["multigrid-checkpoint/0", "multigrid-checkpoint/2"])
+def test_sample_refuses_a_checkpoint_of_another_version(run, tmp_path, capsys, found):
+    copy = another_version(run, tmp_path, format=found)
+    assert main(["sample", str(copy), "--chars", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (f"ckpt.pt: not a checkpoint this version of multigrid reads (format {found!r}, this version of multigrid "
+            f"reads '{checkpoint.FORMAT}'); train the run again with this version") in err
+
+
+def test_a_checkpoint_edited_badly_names_the_key(run, tmp_path, capsys):
+    values = torch.load(run[0] / checkpoint.LAST, weights_only=True)
+    data = {**values["data"], "axes": [{**values["data"]["axes"][0], "mode": None}]}
+    copy = another_version(run, tmp_path, data=data)
+    assert main(["sample", str(copy), "--chars", "4"]) == 2
+    assert "ckpt.pt is corrupted or was edited (data.axes[0].mode: expected str, found null)" in capsys.readouterr().err

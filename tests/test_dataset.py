@@ -1,5 +1,5 @@
 """The compiled dataset format and its reader: the layout and manifest of
-DESIGN.md, streams equal to compiling each document, dtypes by vocabulary
+docs/design.md, streams equal to compiling each document, dtypes by vocabulary
 size, and every way a dataset on disk can be wrong (a UserError naming the
 file). Shared by test_build and test_batches: ListCorpus and `compile_to`."""
 
@@ -12,7 +12,8 @@ import pytest
 from grid_dsl import compile_text, loads_spec
 from grid_dsl.data.build import compile_corpus
 from grid_dsl.data.corpora import Corpus, SourceDocument
-from grid_dsl.data.dataset import FORMAT, Dataset
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.data.manifest import FORMAT, AxisCheck, Manifest
 from grid_dsl.language.diagnostics import UserError
 
 SPEC = """main chars
@@ -60,7 +61,7 @@ def split_texts(ds, texts):
     """The texts of each split, by the manifest's split (document method)."""
     from grid_dsl.data.build import choose_split
 
-    _, is_val = choose_split(len(texts), ds.manifest["split"]["val_fraction"], ds.manifest["split"]["seed"])
+    _, is_val = choose_split(len(texts), ds.manifest.split.val_fraction, ds.manifest.split.seed)
     return {"train": [t for t, v in zip(texts, is_val) if not v], "val": [t for t, v in zip(texts, is_val) if v]}
 
 
@@ -69,7 +70,8 @@ def split_texts(ds, texts):
 
 def test_layout_and_manifest(tmp_path):
     plan, ds = compile_to(tmp_path / "ds", val_fraction=0.34, seed=3)
-    m = ds.manifest
+    m = json.loads((tmp_path / "ds/manifest.json").read_text(encoding="utf-8"))  # the file's shape
+    assert Manifest.from_dict(m) == ds.manifest and ds.manifest.to_dict() == m
     assert list(m) == ["format", "spec", "corpus", "split", "main", "axes", "splits", "leaky", "leaky_reason",
                        "prefix_check", "library"]
     assert m["format"] == FORMAT
@@ -77,13 +79,16 @@ def test_layout_and_manifest(tmp_path):
     assert m["corpus"] == {"name": "tiny", "fingerprint": ListCorpus(TEXTS).fingerprint(), "documents": 6}
     assert m["split"] == {"method": "documents", "val_fraction": 0.34, "seed": 3}
     assert m["main"] == {"unit": "chars", "vocab": sorted(set("".join(TEXTS))), "dtype": "uint8"}
-    assert [a["name"] for a in ds.axes] == ["royal_prev", "royal", "sents"]
-    assert ds.axes[1] == {"name": "royal", "kind": "lexicon", "vocab": ["_", "ROYAL", "ANIMAL"], "dtype": "uint8",
+    assert [a.name for a in ds.axes] == ["royal_prev", "royal", "sents"]
+    assert m["axes"][1] == {"name": "royal", "kind": "lexicon", "vocab": ["_", "ROYAL", "ANIMAL"], "dtype": "uint8",
                           "causal": False, "lookahead": str(plan.axis("royal").lookahead), "mode": "predict",
                           "weight": 1.0, "dim": None, "forced": False, "prefix_check": None}
-    assert ds.axes[0]["causal"] is True and ds.axes[0]["mode"] == "context"
-    assert ds.axes[0]["prefix_check"]["mismatches"] == 0 and ds.axes[0]["prefix_check"]["cuts"] > 0
-    assert ds.axes[2]["weight"] == 0.5 and m["leaky"] is False
+    assert ds.axes[1].vocab == ("_", "ROYAL", "ANIMAL") and ds.axes[1].prefix_check is None
+    assert ds.axes[0].causal is True and ds.axes[0].mode == "context"
+    assert ds.axes[0].prefix_check.mismatches == 0 and ds.axes[0].prefix_check.cuts > 0
+    assert ds.axes[0].prefix_check == ds.manifest.prefix_check.axes["royal_prev"]
+    assert isinstance(ds.axes[0].prefix_check, AxisCheck) and not ds.axes[0].prefix_failed
+    assert ds.axes[2].weight == 0.5 and m["leaky"] is False and ds.manifest.leaky is False
     assert m["splits"] == {"train": {"tokens": sum(map(len, split_texts(ds, TEXTS)["train"])), "documents": 4},
                            "val": {"tokens": sum(map(len, split_texts(ds, TEXTS)["val"])), "documents": 2}}
     files = sorted(p.relative_to(tmp_path / "ds").as_posix() for p in (tmp_path / "ds").rglob("*") if p.is_file())
@@ -105,18 +110,18 @@ def test_streams_equal_compiling_each_document(tmp_path):
 def test_no_feeds_stores_every_axis_without_a_mode(tmp_path):
     spec = 'group words = words\nlexicon royal { "king" -> ROYAL }\n'
     plan, ds = compile_to(tmp_path / "ds", spec=spec)
-    assert [(a["name"], a["mode"]) for a in ds.axes] == [("words", None), ("royal", None)]
-    assert ds.manifest["leaky"] is False
+    assert [(a.name, a.mode) for a in ds.axes] == [("words", None), ("royal", None)]
+    assert ds.manifest.leaky is False
 
 
 def test_oracle_feed_marks_the_dataset_leaky(tmp_path):
     _, ds = compile_to(tmp_path / "ds", spec='lexicon royal { "king" -> ROYAL }\nfeed royal as oracle\n')
-    assert ds.manifest["leaky"] is True and ds.axes[0]["mode"] == "oracle"
+    assert ds.manifest.leaky is True and ds.axes[0].mode == "oracle"
 
 
 def test_bytes_main_unit(tmp_path):
     _, ds = compile_to(tmp_path / "ds", spec='main bytes\nlexicon royal { "king" -> ROYAL }\n', val_fraction=0)
-    assert ds.manifest["main"] == {"unit": "bytes", "vocab": list(range(256)), "dtype": "uint8"}
+    assert ds.manifest.main.to_dict() == {"unit": "bytes", "vocab": list(range(256)), "dtype": "uint8"}
     assert bytes(ds.main("train").tolist()) == "".join(TEXTS).encode("utf-8")
     assert len(ds.axis("train", "royal")) == len("".join(TEXTS).encode("utf-8"))
     assert ds.tokens("val") == 0 and len(ds.main("val")) == 0 and ds.documents("val") == 0
@@ -126,8 +131,8 @@ def test_dtypes_follow_the_vocabulary_size(tmp_path):
     texts = ["".join(map(chr, range(0x100, 0x100 + 300))), "plain text"]
     spec = 'lexicon royal { "king" -> ROYAL }\nfeed royal as predict (dtype=uint16)\n'
     _, ds = compile_to(tmp_path / "ds", texts=texts, spec=spec, val_fraction=0)
-    assert ds.manifest["main"]["dtype"] == "uint16" and len(ds.main_vocab) == len(set("".join(texts)))
-    assert ds.axes[0]["dtype"] == "uint16"
+    assert ds.manifest.main.dtype == "uint16" and len(ds.main_vocab) == len(set("".join(texts)))
+    assert ds.axes[0].dtype == "uint16"
     assert ds.main("train").dtype == np.dtype("<u2")
     assert (tmp_path / "ds/train/royal.bin").stat().st_size == 2 * ds.tokens("train")
     assert ds.decode(ds.main("train")) == "".join(texts)
@@ -169,22 +174,42 @@ def test_bad_json_names_the_file_and_position(tmp_path):
         Dataset.open(tmp_path / "ds")
 
 
-def test_other_format_and_missing_keys(tmp_path):
+RECOMPILE = r"compile the dataset again with this version \(`multigrid compile SPEC CORPUS --out .*ds`\)$"
+
+
+@pytest.mark.parametrize("found", ["multigrid-dataset/0", "multigrid-dataset/2", None])
+def test_another_format_version_says_which_and_to_recompile(tmp_path, found):
     compile_to(tmp_path / "ds")
     manifest = tmp_path / "ds/manifest.json"
     good = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps(dict(good, format="multigrid-dataset/0")))
-    with pytest.raises(UserError, match="not a multigrid-dataset/1 manifest \\(format: 'multigrid-dataset/0'\\)"):
+    manifest.write_text(json.dumps({**good, "format": found} if found else {k: v for k, v in good.items() if k != "format"}))
+    with pytest.raises(UserError, match=rf"manifest.json: not a dataset this version of multigrid reads \(format "
+                                        rf"{found!r}, this version of multigrid reads '{FORMAT}'\); {RECOMPILE}"):
         Dataset.open(tmp_path / "ds")
-    manifest.write_text(json.dumps({k: v for k, v in good.items() if k != "axes"}))
-    with pytest.raises(UserError, match="corrupt manifest, missing axes"):
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda m: {k: v for k, v in m.items() if k != "axes"}, "axes: missing"),
+    (lambda m: {**m, "comment": "mine"}, "comment: unexpected key"),
+    (lambda m: {**m, "splits": {"train": {"tokens": 5}}}, r"splits\['train'\].documents: missing"),
+    (lambda m: {**m, "splits": {"train": m["splits"]["train"]}}, "splits: expected train and val, found train"),
+    (lambda m: {**m, "main": ["chars"]}, "main: expected a dict of keys, found list"),
+    (lambda m: {**m, "axes": [{**m["axes"][0], "causal": "yes"}]}, r"axes\[0\].causal: expected bool, found str"),
+    (lambda m: {**m, "axes": [{**m["axes"][0], "vocab": "_ROYAL"}]}, r"axes\[0\].vocab: expected a list, found str"),
+    (lambda m: {**m, "corpus": {**m["corpus"], "documents": 6.5}}, "corpus.documents: expected int, found float"),
+])
+def test_a_manifest_edited_badly_names_the_key(tmp_path, edit, where):
+    compile_to(tmp_path / "ds")
+    manifest = tmp_path / "ds/manifest.json"
+    manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
+    with pytest.raises(UserError, match=rf"manifest.json: corrupt manifest \({where}\); {RECOMPILE}"):
         Dataset.open(tmp_path / "ds")
-    manifest.write_text(json.dumps(dict(good, splits={"train": {"tokens": 5}})))
-    with pytest.raises(UserError, match=r"manifest.json: corrupt manifest \(KeyError"):
-        Dataset.open(tmp_path / "ds")
-    manifest.write_text(json.dumps(dict(good, main=["chars"])))
-    with pytest.raises(UserError, match=r"manifest.json: corrupt manifest \(TypeError"):
-        Dataset.open(tmp_path / "ds")
+
+
+def test_a_wrong_dtype_is_named(tmp_path):
+    compile_to(tmp_path / "ds")
+    manifest = tmp_path / "ds/manifest.json"
+    good = json.loads(manifest.read_text())
     manifest.write_text(json.dumps(dict(good, main=dict(good["main"], dtype="float32"))))
     with pytest.raises(UserError, match=r"manifest.json: unknown dtype 'float32' for stream 'main'"):
         Dataset.open(tmp_path / "ds")

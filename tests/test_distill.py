@@ -67,7 +67,7 @@ def run(data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def net(run) -> GridTransformer:
-    return GridTransformer.from_checkpoint(checkpoint.load(run)).eval()
+    return checkpoint.load(run).network().eval()
 
 
 def compiled_labels(text: str, name: str, ds, positions: np.ndarray) -> np.ndarray:
@@ -248,7 +248,7 @@ def test_distill_command_writes_the_checked_candidate(run, data, net, tmp_path, 
                  "--max-depth", "3", "--sample", "800", "--seed", "0"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    step = checkpoint.load(run)["step"]
+    step = checkpoint.load(run).step
     settings = Settings(layer=1, clusters=4, max_depth=3, sample=800, origin=f"{run / 'ckpt.pt'} (step {step:,})")
     (expected,) = ClusterProposer(settings).propose(net, data, base_spec_text(data), np.random.default_rng(0))
     assert out.read_text(encoding="utf-8") == expected.text  # the same candidate, deterministically
@@ -274,8 +274,8 @@ def test_bad_options_are_user_errors_and_write_nothing(run, data, tmp_path, caps
 
 
 def test_a_degenerate_clustering_is_reported_and_nothing_is_written(run, data, tmp_path, capsys):
-    state = dict(checkpoint.load(run))
-    state["model"] = {k: torch.zeros_like(v) for k, v in state["model"].items()}  # every state the same
+    state = checkpoint.load(run)
+    state = attrs.evolve(state, model={k: torch.zeros_like(v) for k, v in state.model.items()})  # every state the same
     (tmp_path / "flat").mkdir()
     checkpoint.save(state, tmp_path / "flat" / "ckpt.pt")
     out = tmp_path / "new.axes"

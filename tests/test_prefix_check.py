@@ -229,11 +229,12 @@ def test_allow_leaks_compiles_and_labels_the_dataset(tmp_path, capsys):
     spec = "group w = words\nposition wp = w\ntagger p = peeks\nfeed p as context\nfeed wp as context\n"
     compile_corpus(loads_spec(spec, "liar.axes"), ListCorpus(TALES), tmp_path / "ds", allow_leaks=True)
     manifest = Dataset.open(tmp_path / "ds").manifest
-    assert manifest["leaky"] and "p failed the prefix check" in manifest["leaky_reason"]
-    assert manifest["prefix_check"]["allow_leaks"]
-    by_name = {a["name"]: a for a in manifest["axes"]}
-    assert by_name["p"]["prefix_check"]["mismatches"] == 1 and "NEXT_UPPER" in by_name["p"]["prefix_check"]["example"]
-    assert by_name["wp"]["prefix_check"] == {"cuts": manifest["prefix_check"]["cuts"], "mismatches": 0, "example": None}
+    assert manifest.leaky and "p failed the prefix check" in manifest.leaky_reason
+    assert manifest.prefix_check.allow_leaks and manifest.prefix_check.failed == ["p"]
+    by_name = {a.name: a for a in manifest.axes}
+    assert by_name["p"].prefix_check.mismatches == 1 and "NEXT_UPPER" in by_name["p"].prefix_check.example
+    assert by_name["p"].prefix_failed and not by_name["wp"].prefix_failed
+    assert by_name["wp"].prefix_check.to_dict() == {"cuts": manifest.prefix_check.cuts, "mismatches": 0, "example": None}
     # stats shows the check beside the estimate, and flags the failed axis
     from model.cli.main import main as cli_main
     assert cli_main(["stats", str(tmp_path / "ds")]) == 0
@@ -250,12 +251,12 @@ def test_honest_spec_records_its_check(tmp_path):
             "feed wp as context\nfeed neg as context\nfeed fam_prev as context\nfeed fam as predict\n")
     compile_corpus(loads_spec(spec, "honest.axes"), ListCorpus(TALES), tmp_path / "ds")
     manifest = Dataset.open(tmp_path / "ds").manifest
-    assert not manifest["leaky"] and manifest["leaky_reason"] is None
-    check = manifest["prefix_check"]
-    assert check["cuts"] >= 2 * len(TALES) and check["documents"] == len(TALES) and not check["allow_leaks"]
-    by_name = {a["name"]: a for a in manifest["axes"]}
-    assert by_name["fam"]["prefix_check"] is None  # predicted, not read as context
-    assert all(by_name[n]["prefix_check"]["mismatches"] == 0 for n in ("wp", "neg", "fam_prev"))
+    assert not manifest.leaky and manifest.leaky_reason is None
+    check = manifest.prefix_check
+    assert check.cuts >= 2 * len(TALES) and check.documents == len(TALES) and not check.allow_leaks
+    by_name = {a.name: a for a in manifest.axes}
+    assert by_name["fam"].prefix_check is None  # predicted, not read as context
+    assert all(by_name[n].prefix_check.mismatches == 0 for n in ("wp", "neg", "fam_prev"))
 
 
 def test_targets_follow_what_context_axes_read():
@@ -320,7 +321,7 @@ def test_referee_on_one_document_split_contiguously(tmp_path):
     spec = "group w = words\nindex wi = w (max=1000)\nfeed wi as context\n"
     compile_corpus(loads_spec(spec, "one.axes"), ListCorpus(["".join(TALES) * 3]), tmp_path / "ds", val_fraction=0.2)
     ds = Dataset.open(tmp_path / "ds")
-    assert ds.manifest["split"]["method"] == "contiguous"
+    assert ds.manifest.split.method == "contiguous"
     result = referee(ds, loads_spec(spec, "one.axes"), ["wi"], positions=50)
     assert result.ok and result.positions >= 40
 
@@ -396,8 +397,8 @@ def test_forced_context_is_leaky_end_to_end(tmp_path):
     spec = "lexicon w3 (whole_word, encoding=after) { /\\w\\w\\w/ -> W3 }\ndepth in_w3 = w3\nfeed in_w3 as context (force)\n"
     compile_corpus(loads_spec(spec, "forced.axes"), ListCorpus(TALES), tmp_path / "ds")
     manifest = Dataset.open(tmp_path / "ds").manifest
-    assert manifest["leaky"] and manifest["leaky_reason"] == "in_w3 is fed as oracle (forced context)"
-    assert manifest["prefix_check"] is None  # nothing read as honest context: nothing to check
+    assert manifest.leaky and manifest.leaky_reason == "in_w3 is fed as oracle (forced context)"
+    assert manifest.prefix_check is None  # nothing read as honest context: nothing to check
 
 
 def test_a_bytes_grid_is_checked_on_its_characters():

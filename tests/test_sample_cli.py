@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import attrs
+
 import numpy as np
 import pytest
 import torch
@@ -16,8 +18,8 @@ from grid_dsl.data.synthetic import synthetic_corpus
 from model.network import checkpoint
 from model.network.config import TrainConfig
 from model.training.evaluate import LEAKY_LABEL
-from model.network.transformer import GridTransformer
 from model.cli.sample import spec_plan
+from model.training.context import stored_plan
 from model.training.train import train
 
 RULES = """rules starts {
@@ -144,20 +146,20 @@ def test_the_spec_is_rebuilt_from_the_checkpoint_with_its_includes(tmp_path):
     (tmp_path / "specs" / "deep" / "shape.axes").write_text("tagger shape = char_class (labels=[UPPER])\n")
     (tmp_path / "specs" / "main.axes").write_text('include "../common/rules.axes"\nfeed starts as context\n')
     plan = load_spec(tmp_path / "specs" / "main.axes")
-    data = {"spec_sources": dict(plan.sources), "spec_hash": plan.spec_hash, "path": str(tmp_path / "gone")}
+    sources = dict(plan.sources)
     for path in tmp_path.rglob("*.axes"):
         path.unlink()  # the checkpoint's copy is all there is
-    rebuilt = spec_plan(data, "ckpt.pt")
+    rebuilt = stored_plan(sources, plan.spec_hash, "ckpt.pt")
     assert rebuilt.spec_hash == plan.spec_hash and rebuilt.names == plan.names
 
 
 def test_a_checkpoint_without_spec_text_reads_its_dataset(root):
-    data = dict(checkpoint.load(root / "full")["data"])
-    assert data["spec_sources"] == Dataset.open(root / "data").manifest["spec"]["sources"]
-    del data["spec_sources"]
-    assert spec_plan(data, "ckpt.pt").spec_hash == data["spec_hash"]
+    data = checkpoint.load(root / "full").data
+    assert data.spec_sources == Dataset.open(root / "data").manifest.spec.sources
+    data = attrs.evolve(data, spec_sources=None)  # as in early checkpoints
+    assert spec_plan(data, "ckpt.pt").spec_hash == data.spec_hash
     with pytest.raises(UserError, match="stores no spec text and its dataset .* is gone"):
-        spec_plan({**data, "path": str(root / "gone")}, "ckpt.pt")
+        spec_plan(attrs.evolve(data, path=str(root / "gone")), "ckpt.pt")
 
 
 # -------------------------------------------------------------------- expand
@@ -181,9 +183,9 @@ def test_an_expanded_model_predicts_the_main_stream_as_the_run_did(root, tmp_pat
     assert code == 0 and "expanded" in out and "by starts" in out, err
     assert {"ckpt.pt", "best.pt", "metrics.json"} <= {p.name for p in (tmp_path / "run2").iterdir()}
     state = checkpoint.load(tmp_path / "run2")
-    assert state["step"] == 0 and state["frozen"] == [] and state["train_config"]["axes"] == "words,shape,starts"
-    assert [a["name"] for a in state["data"]["axes"]] == ["words", "shape", "starts"]
-    old, new = (GridTransformer.from_checkpoint(checkpoint.load(r)).eval() for r in (root / "old", tmp_path / "run2"))
+    assert state.step == 0 and state.frozen == () and state.train_config["axes"] == "words,shape,starts"
+    assert [a.name for a in state.data.axes] == ["words", "shape", "starts"]
+    old, new = (checkpoint.load(r).network().eval() for r in (root / "old", tmp_path / "run2"))
     ds = Dataset.open(root / "data")
     main_ids, meta = windows(ds, ["words", "shape", "starts"])
     assert meta[..., 2].any()  # the new axis has labels here, and they change nothing yet
@@ -194,13 +196,13 @@ def test_an_expanded_model_predicts_the_main_stream_as_the_run_did(root, tmp_pat
 def test_freeze_trains_the_axes_only_and_a_resume_keeps_it(root, tmp_path, capsys):
     run2 = tmp_path / "run2"
     assert expand(capsys, root, run2, "--freeze", "max_iters=2", "eval_interval=2")[0] == 0
-    old, state = checkpoint.load(root / "old")["model"], checkpoint.load(run2)
+    old, state = checkpoint.load(root / "old").model, checkpoint.load(run2)
     backbone = [k for k in old if k.startswith(("transformer.", "lm_head."))]
-    assert "transformer.wte.weight" in state["frozen"] and set(state["frozen"]) <= set(backbone)
-    assert all(torch.equal(old[k], state["model"][k]) for k in backbone)
-    assert not torch.equal(state["model"]["fusion.table"][-3:], torch.zeros(3, 16))  # the new rows learned
+    assert "transformer.wte.weight" in state.frozen and set(state.frozen) <= set(backbone)
+    assert all(torch.equal(old[k], state.model[k]) for k in backbone)
+    assert not torch.equal(state.model["fusion.table"][-3:], torch.zeros(3, 16))  # the new rows learned
     assert main(["train", "--data", str(root / "data"), "--out", str(run2), "--resume", "max_iters=3"]) == 0
-    resumed = checkpoint.load(run2)["model"]
+    resumed = checkpoint.load(run2).model
     assert all(torch.equal(old[k], resumed[k]) for k in backbone)
 
 
@@ -220,7 +222,7 @@ def test_expand_refuses_what_does_not_fit_the_run(root, tmp_path, capsys, spec, 
 
 
 def test_train_refuses_an_initial_model_that_does_not_fit(root, tmp_path):
-    net = GridTransformer.from_checkpoint(checkpoint.load(root / "old"))
+    net = checkpoint.load(root / "old").network()
     with pytest.raises(ValueError, match="n_layer 1 vs 2"):
         train(root / "data", tmp_path / "run", TrainConfig(**{**TINY, "n_layer": 2}), init_model=net, progress=False)
     with pytest.raises(ValueError, match="axis 'shape' 4 labels, predict vs 3 labels, predict"):
@@ -238,6 +240,5 @@ def test_a_spec_stored_on_another_machine_finds_its_includes_by_their_path_tails
     (tmp_path / "specs" / "main.axes").write_text('include "../common/rules.axes"\nfeed starts as context\n')
     plan = load_spec(tmp_path / "specs" / "main.axes")
     moved = {f"/elsewhere/home/someone{name}": text for name, text in plan.sources.items()}
-    data = {"spec_sources": moved, "spec_hash": plan.spec_hash, "path": str(tmp_path / "gone")}
-    rebuilt = spec_plan(data, "ckpt.pt")
+    rebuilt = stored_plan(moved, plan.spec_hash, "ckpt.pt")
     assert rebuilt.spec_hash == plan.spec_hash and rebuilt.names == plan.names

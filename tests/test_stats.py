@@ -6,6 +6,7 @@ compile`), and the facts of ../shared/data/README.md on Grimm's tales."""
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import ROOT, need_nltk
 from grid_dsl import compile_text, loads_spec
 from model.cli.main import main as cli_main
+from grid_dsl.data.manifest import AxisEntry, SplitSize
 from grid_dsl.data.leak import (LEAK_MIN_BITS, KeyCounts, causal_lag, combine, entropy_of_counts, leak_bits, leak_flag,
                            next_entropy, split_stats)
 
@@ -138,9 +140,10 @@ class ArrayDataset:
     def __init__(self, main, axes, docs, modes):
         self.main_vocab = list(range(int(main.max()) + 1 if len(main) else 1))
         self._main, self._axes, self._docs = main, axes, np.asarray(docs, dtype=np.int64)
-        self.axes = [{"name": name, "kind": "test", "vocab": ["_"] + [f"L{i}" for i in range(1, int(ids.max()) + 1 if len(ids) else 1)],
-                      "causal": False, "lookahead": "unbounded", "mode": modes[name]} for name, ids in axes.items()]
-        self.manifest = {"splits": {"train": {}}}
+        self.axes = [AxisEntry(name=name, kind="test", vocab=("_",) + tuple(f"L{i}" for i in range(1, int(ids.max()) + 1 if len(ids) else 1)),
+                               dtype="uint32", causal=False, lookahead="unbounded", mode=modes[name], weight=1.0, dim=None,
+                               forced=False, prefix_check=None) for name, ids in axes.items()]
+        self.manifest = SimpleNamespace(splits={"train": SplitSize(len(main), len(docs))})
 
     def main(self, split):
         return self._main
@@ -208,7 +211,7 @@ def test_grimm_next_character_entropies(grimm):
     # The README's 3.016 is the lagged tag read ONE POSITION LATER, at t + 1:
     # the tag of the token that is complete before the predicted character,
     # visible from that token's last character. That carries the boundary
-    # leak of DESIGN.md (the label says the token ends at t), worth 0.10 bits.
+    # leak of docs/design.md (the label says the token ends at t), worth 0.10 bits.
     at_next = next_entropy(main, np.concatenate([upos_prev[1:], [0]]))
     assert at_next == pytest.approx(3.016, abs=0.01)
     assert lagged - at_next > 0.09
@@ -252,10 +255,13 @@ def write_dataset(path: Path, splits: dict[str, list[str]], spec: str = HAND_SPE
         "split": {"method": "documents", "val_fraction": 0.25, "seed": 0},
         "main": {"unit": "chars", "vocab": vocab, "dtype": "uint8"},
         "axes": [{"name": a.name, "kind": a.kind, "vocab": list(a.vocab), "dtype": "uint8", "causal": a.causal,
-                  "lookahead": str(a.lookahead), "mode": modes[a.name], "weight": 1.0, "dim": None, "forced": False}
-                 for a in fed],
+                  "lookahead": str(a.lookahead), "mode": modes[a.name], "weight": 1.0, "dim": None, "forced": False,
+                  "prefix_check": None} for a in fed],
         "splits": {},
         "leaky": plan.leaky,
+        "leaky_reason": "an axis is fed as oracle" if plan.leaky else None,
+        "prefix_check": None,
+        "library": {"multigrid": "by hand"},
     }
     for split, texts in splits.items():
         (path / split).mkdir(parents=True)

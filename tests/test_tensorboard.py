@@ -15,7 +15,6 @@ from grid_dsl.data.dataset import Dataset
 from grid_dsl.data.synthetic import synthetic_corpus
 from model.network import checkpoint
 from model.network.config import TrainConfig
-from model.network.transformer import GridTransformer
 from model.training.tensorboard import grid_sample_fn, label_text
 from model.training.train import train
 
@@ -100,7 +99,7 @@ def test_embeddings_in_the_projector_labelled_with_vocabularies(run):
     assert 'tensor_name: "main:00006"' in config and 'tensor_name: "axis_words:00006"' in config
     words = path / "00006" / "axis_words"
     assert (words / "metadata.tsv").read_text().splitlines() == ["_", "WORD"]
-    net = GridTransformer.from_checkpoint(checkpoint.load(path))
+    net = checkpoint.load(path).network()
     rows = np.loadtxt(words / "tensors.tsv", delimiter="\t")
     assert rows.shape == (2, 16)
     assert np.allclose(rows, net.fusion.table.detach().numpy()[:2], atol=1e-6)
@@ -131,8 +130,8 @@ def test_leaky_runs_keep_their_scores_apart(tmp_path):
 
 def test_grid_samples_from_the_model(run):
     path, data, _ = run
-    sample = grid_sample_fn(data, checkpoint.load(path)["data"]["axes"], chars=40, width=60)
-    net = GridTransformer.from_checkpoint(checkpoint.load(path))
+    sample = grid_sample_fn(data, checkpoint.load(path).data.axes, chars=40, width=60)
+    net = checkpoint.load(path).network()
     text = sample(net)
     assert text == sample(net)  # seeded
     rows = text.splitlines()
@@ -148,7 +147,7 @@ def test_grid_samples_of_a_context_axis_model_compute_its_labels_from_the_text(t
     data = compile_dataset(tmp_path / "data", spec)
     train(data, tmp_path / "run", TINY.replace(max_iters=1, eval_interval=1, sample_interval=0), progress=False)
     state = checkpoint.load(tmp_path / "run")
-    text = grid_sample_fn(data, state["data"]["axes"], chars=50, width=60)(GridTransformer.from_checkpoint(state))
+    text = grid_sample_fn(data, state.data.axes, chars=50, width=60)(state.network())
     rows = text.splitlines()
     written = "".join(row[len("text  "):] for row in rows if row.startswith("text  "))
     expected = compile_text(loads_spec(spec), written).render(["shape"], width=60).splitlines()

@@ -80,7 +80,7 @@ def test_train_and_eval_commands(data, tmp_path, capsys):
     assert m["bpc_joint"] == pytest.approx((m["val_loss"]["main"] + m["val_loss"]["words"]) / LN2)
     assert m["bpc_main"] == pytest.approx(m["val_loss"]["main"] / LN2)
     assert m["tokens"] == 6 * 4 * 16 and m["tokens_per_s"] > 0 and m["wall_time_s"] > 0
-    assert m["parameters"] == GridTransformer.from_checkpoint(checkpoint.load(run)).num_params()
+    assert m["parameters"] == checkpoint.load(run).network().num_params()
     assert f"val bpc_main {m['bpc_main']:.4f}, bpc_joint {m['bpc_joint']:.4f}" in out
     assert "axes: shape context, words predict (weight 0.5)" in out and "LEAKY" not in out
 
@@ -126,11 +126,11 @@ def test_resume_continues_exactly_the_same_curve(data, tmp_path):
     cfg = config(dropout=0.1, max_iters=8, lr_decay_iters=8, eval_interval=4)
     straight = train(data, tmp_path / "straight", cfg, progress=False)
     train(data, tmp_path / "resumed", cfg.replace(max_iters=4), progress=False)
-    assert checkpoint.load(tmp_path / "resumed")["step"] == 4
+    assert checkpoint.load(tmp_path / "resumed").step == 4
     resumed = train(data, tmp_path / "resumed", cfg, resume=True, progress=False)
     assert resumed["val_loss"] == straight["val_loss"]  # exactly: same batches, dropout masks, optimizer state
     assert resumed["step"] == straight["step"] == 8 and resumed["tokens"] == straight["tokens"]
-    a, b = (checkpoint.load(tmp_path / r)["model"] for r in ("straight", "resumed"))
+    a, b = (checkpoint.load(tmp_path / r).model for r in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -139,7 +139,7 @@ def test_gradient_accumulation_takes_the_step_of_the_whole_batch(data, tmp_path)
     two = train(data, tmp_path / "two", config(batch_size=4, grad_accum=2, max_iters=3, eval_interval=3), progress=False)
     assert two["tokens"] == one["tokens"]
     train(data, tmp_path / "half", config(batch_size=4, max_iters=3, eval_interval=3), progress=False)
-    a, b, half = (checkpoint.load(tmp_path / r)["model"] for r in ("one", "two", "half"))
+    a, b, half = (checkpoint.load(tmp_path / r).model for r in ("one", "two", "half"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert not torch.allclose(a["lm_head.weight"], half["lm_head.weight"], atol=1e-4)  # another batch, another step
 
@@ -159,7 +159,7 @@ def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
     assert m["processes"] == 2
     assert m["val_loss"]["main"] == pytest.approx(reference["val_loss"]["main"], abs=1e-5)
     assert m["val_loss"]["words"] == pytest.approx(reference["val_loss"]["words"], abs=1e-5)
-    a, b = checkpoint.load(tmp_path / "one")["model"], checkpoint.load(run)["model"]
+    a, b = checkpoint.load(tmp_path / "one").model, checkpoint.load(run).model
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert done.stdout.count("val bpc_main") == 1  # only the first process prints
 
@@ -167,7 +167,7 @@ def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
 def test_a_wall_clock_budget_stops_the_run(data, tmp_path):
     m = train(data, tmp_path / "run", config(max_iters=10**6, eval_interval=10**6), max_time=0.5, progress=False)
     assert m["stopped"] == "max_time" and 0 < m["step"] < 10**6
-    assert checkpoint.load(tmp_path / "run")["step"] == m["step"]
+    assert checkpoint.load(tmp_path / "run").step == m["step"]
 
 
 def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
@@ -189,7 +189,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, mon
     assert "the training loss became nan at step 5" in message
     assert f"the last good checkpoint is {run / 'ckpt.pt'} (step 4)" in message
     state = checkpoint.load(run)
-    assert state["step"] == 4 and all(torch.isfinite(v).all() for v in state["model"].values())
+    assert state.step == 4 and all(torch.isfinite(v).all() for v in state.model.values())
     assert json.loads((run / "metrics.json").read_text())["step"] == 4
 
 
@@ -205,7 +205,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(data, tmp_path):
               progress=False)
     assert f"interrupted at step 3: saved {run / 'ckpt.pt'}; continue with" in str(err.value)
     assert "--resume" in str(err.value)
-    assert checkpoint.load(run)["step"] == 3
+    assert checkpoint.load(run).step == 3
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     m = train(data, run, config(max_iters=5, eval_interval=100), resume=True, progress=False)
     assert m["step"] == 5
@@ -227,7 +227,7 @@ def test_ctrl_c_on_the_command_line_exits_2_after_saving(data, tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2
     assert "multigrid: error: interrupted at step" in err and "Traceback" not in err
-    assert checkpoint.load(run)["step"] > 0
+    assert checkpoint.load(run).step > 0
 
 
 # -------------------------------------------------------------- evaluation
@@ -251,7 +251,7 @@ def test_whole_split_windows_score_every_position_once(n, block):
 def test_whole_split_does_not_depend_on_batching(data, tmp_path):
     train(data, tmp_path / "run", config(max_iters=2, eval_interval=2), progress=False)
     state = checkpoint.load(tmp_path / "run")
-    model = GridTransformer.from_checkpoint(state)
+    model = state.network()
     columns = checkpoint.check_data(state, data, same_spec=True)
     one, many = (whole_split(model, data, "val", columns, batch_size=b) for b in (5, 64))
     assert one.positions == many.positions == data.tokens("val") - 2
@@ -312,10 +312,10 @@ def test_a_context_axis_that_is_not_causal_is_refused(data, tmp_path):
 
 def test_a_spec_that_feeds_no_axis_trains_the_baseline(tmp_path):
     data = compile_dataset(tmp_path / "plain", "main chars\ngroup words = words\n", stories=6)
-    assert [a["mode"] for a in data.axes] == [None]  # stored, not fed
+    assert [a.mode for a in data.axes] == [None]  # stored, not fed
     m = train(data, tmp_path / "run", config(max_iters=2, eval_interval=2), progress=False)
     assert m["axes"] == [] and set(m["val_loss"]) == {"main"} and m["bpc_joint"] == m["bpc_main"]
-    assert GridTransformer.from_checkpoint(checkpoint.load(tmp_path / "run")).config.axes == ()
+    assert checkpoint.load(tmp_path / "run").network().config.axes == ()
 
 
 def test_axes_none_trains_the_baseline_on_the_same_data(data, tmp_path):
@@ -329,7 +329,7 @@ def test_axes_none_trains_the_baseline_on_the_same_data(data, tmp_path):
 
 
 def test_axes_selects_fed_axes_and_names_the_ones_it_cannot(data, tmp_path):
-    fed = [a["name"] for a in data.axes if a["mode"] is not None]
+    fed = [a.name for a in data.axes if a.mode is not None]
     m = train(data, tmp_path / "one", config(max_iters=1, eval_interval=1, axes=fed[-1]), progress=False)
     assert [a["name"] for a in m["axes"]] == [fed[-1]]
     with pytest.raises(UserError, match=r"axes names 'nope', which dataset .* does not feed; the fed axes are"):

@@ -24,6 +24,7 @@ import attrs
 
 from grid_dsl.data.leak import (BIAS_WARN_BITS, FED_WITHOUT_COST, LEAK_MIN_BITS, LEAK_MIN_RATIO, TOP_LABELS, SplitStats,
                    dataset_stats)
+from grid_dsl.data.manifest import AxisCheck
 
 NOTE_WIDTH = 100
 
@@ -54,24 +55,21 @@ def _bits(x: float) -> str:
 
 def _header(ds, path: str) -> list[str]:
     m = ds.manifest
-    corpus = m.get("corpus", {})
-    main = m.get("main", {})
-    spec_hash = str(m.get("spec", {}).get("hash", "?"))[:12]
-    lines = [f"dataset {path}: spec {spec_hash}, corpus {corpus.get('name', '?')} "
-             f"({corpus.get('documents', '?')} documents), main {main.get('unit', '?')} ({len(ds.main_vocab)} symbols)"]
-    if m.get("leaky"):
-        lines.append(f"the manifest marks this dataset leaky: {m.get('leaky_reason') or 'an axis is fed as oracle'} "
+    lines = [f"dataset {path}: spec {m.spec.hash[:12]}, corpus {m.corpus.name} "
+             f"({m.corpus.documents} documents), main {m.main.unit} ({len(ds.main_vocab)} symbols)"]
+    if m.leaky:
+        lines.append(f"the manifest marks this dataset leaky: {m.leaky_reason or 'an axis is fed as oracle'} "
                      "(no language-model score from it)")
     return lines
 
 
-def prefix_cell(entry: dict | None, mode: str | None) -> str:
+def prefix_cell(entry: AxisCheck | None, mode: str | None) -> str:
     """The prefix-check column: its result for a context axis."""
     if mode != "context":
         return "-"
     if entry is None:
         return "not run"
-    return f"FAILED ({entry['cuts']} cuts)" if entry["mismatches"] else f"ok ({entry['cuts']} cuts)"
+    return f"FAILED ({entry.cuts} cuts)" if entry.mismatches else f"ok ({entry.cuts} cuts)"
 
 
 def render(ds, path: str, stats: Sequence[SplitStats], color: bool = False) -> str:
@@ -135,12 +133,12 @@ def to_json(ds, path: str, stats: Sequence[SplitStats]) -> dict:
     m = ds.manifest
     return {
         "dataset": str(path),
-        "spec_hash": m.get("spec", {}).get("hash"),
-        "corpus": m.get("corpus", {}),
-        "main": {"unit": m.get("main", {}).get("unit"), "symbols": len(ds.main_vocab)},
-        "leaky": bool(m.get("leaky", False)),
-        "leaky_reason": m.get("leaky_reason"),
-        "prefix_check": m.get("prefix_check"),
+        "spec_hash": m.spec.hash,
+        "corpus": m.corpus.to_dict(),
+        "main": {"unit": m.main.unit, "symbols": len(ds.main_vocab)},
+        "leaky": m.leaky,
+        "leaky_reason": m.leaky_reason,
+        "prefix_check": m.prefix_check and m.prefix_check.to_dict(),
         "rule": {"min_bits": LEAK_MIN_BITS, "min_ratio": LEAK_MIN_RATIO, "modes": list(FED_WITHOUT_COST)},
         "splits": {st.split: {**attrs.asdict(st, filter=lambda att, _: att.name != "axes"),
                               "axes": [{**attrs.asdict(a), "top": [{"label": l, "share": s} for l, s in a.top]}
@@ -159,7 +157,7 @@ def run_stats(args) -> int:
     from grid_dsl.data.dataset import Dataset
 
     ds = Dataset.open(args.dir)
-    splits = list(ds.manifest.get("splits", {})) if args.split == "all" else [args.split]
+    splits = list(ds.manifest.splits) if args.split == "all" else [args.split]
     stats = dataset_stats(ds, splits, args.top)
     if args.json:
         json.dump(to_json(ds, args.dir, stats), sys.stdout, indent=2)

@@ -78,10 +78,12 @@ from tqdm import tqdm
 from grid_dsl.data import prefix_check
 from grid_dsl.data.compiler import compile_text
 from grid_dsl.data.corpora import Corpus
-from grid_dsl.data.dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, MANIFEST, SPLITS, dumps_manifest, library_version,
-                      main_entry, make_manifest, stored_axes)
-from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, library_version, main_entry, make_manifest,
+                                   stored_axes)
+from grid_dsl.data.manifest import (MANIFEST, SPLITS, AxisEntry, CorpusEntry, Manifest, ShardEntry, SplitRule,
+                                    SplitSize, dumps_manifest)
 from grid_dsl.data.plan import Plan
+from grid_dsl.language.diagnostics import UserError
 from grid_dsl.data.staging import check_target, staged
 
 CODES_FILE = "main.codes"  # uint32 code points before the main-vocabulary pass
@@ -114,8 +116,8 @@ class Shard:
     def bounds(self, documents: int) -> tuple[int, int]:
         return documents * self.index // self.count, documents * (self.index + 1) // self.count
 
-    def entry(self, documents: int) -> dict:
-        return {"index": self.index, "count": self.count, "documents": list(self.bounds(documents))}
+    def entry(self, documents: int) -> ShardEntry:
+        return ShardEntry(self.index, self.count, self.bounds(documents))
 
 
 @attrs.frozen
@@ -123,7 +125,7 @@ class Summary:
     """What a compile or merge did, for the command line's report."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     up_to_date: bool = False
     seconds: float = 0.0
     megabytes: float = 0.0  # UTF-8 text compiled (merge: bytes written)
@@ -132,37 +134,37 @@ class Summary:
 
     def warnings(self) -> list[str]:
         """For stderr: what the user most likely did not mean."""
-        return [f"warning: axis '{name}' has no label anywhere in {self.manifest['corpus']['name']} (0% coverage): "
+        return [f"warning: axis '{name}' has no label anywhere in {self.manifest.corpus.name} (0% coverage): "
                 "its patterns or segmenter match nothing in this corpus; check them with "
                 "`multigrid show SPEC --file SAMPLE`" for name in self.unlabelled]
 
     def lines(self) -> list[str]:
         m = self.manifest
-        corpus, unit = m["corpus"], m["main"]["unit"]
+        corpus, unit = m.corpus, m.main.unit
         if self.up_to_date:
-            return [f"{self.path} is up to date (spec {m['spec']['hash'][:12]}, corpus {corpus['name']} "
-                    f"{corpus['fingerprint'][:12]}): nothing to do"]
-        shard, what = m.get("shard"), ""
+            return [f"{self.path} is up to date (spec {m.spec.hash[:12]}, corpus {corpus.name} "
+                    f"{corpus.fingerprint[:12]}): nothing to do"]
+        shard, what = m.shard, ""
         if shard:
-            first, end = shard["documents"]
-            what = f"shard {shard['index']}/{shard['count']} (documents {first}..{end - 1}) of "
+            first, end = shard.documents
+            what = f"shard {shard.index}/{shard.count} (documents {first}..{end - 1}) of "
         rate = self.megabytes / self.seconds if self.seconds > 0 else float("inf")
         replaced = " (replaced the dataset that was there)" if self.replaced else ""
-        lines = [f"{self.path}: {what}{corpus['name']}, {corpus['documents']:,} documents, "
-                 f"split by {m['split']['method']}{replaced}"]
+        lines = [f"{self.path}: {what}{corpus.name}, {corpus.documents:,} documents, "
+                 f"split by {m.split.method}{replaced}"]
         for split in SPLITS:
-            s = m["splits"][split]
-            lines.append(f"  {split:5s}  {s['documents']:>9,} documents  {s['tokens']:>13,} {unit}")
-        lines.append(f"  main   {len(m['main']['vocab'])} {unit} in the vocabulary, {m['main']['dtype']}")
-        axes = ", ".join(f"{a['name']} ({a['mode'] or 'stored'}, {a['dtype']})" for a in m["axes"])
+            s = m.splits[split]
+            lines.append(f"  {split:5s}  {s.documents:>9,} documents  {s.tokens:>13,} {unit}")
+        lines.append(f"  main   {len(m.main.vocab)} {unit} in the vocabulary, {m.main.dtype}")
+        axes = ", ".join(f"{a.name} ({a.mode or 'stored'}, {a.dtype})" for a in m.axes)
         lines.append(f"  axes   {axes or 'none'}")
-        check = m.get("prefix_check")
+        check = m.prefix_check
         if check:
-            failed = [name for name, r in check["axes"].items() if r["mismatches"]]
-            lines.append(f"  causal prefix check: {check['cuts']:,} cuts in {check['documents']:,} documents, "
+            failed = check.failed
+            lines.append(f"  causal prefix check: {check.cuts:,} cuts in {check.documents:,} documents, "
                          + (f"FAILED for {', '.join(failed)} (allowed by --allow-leaks)" if failed else "every context axis agrees"))
-        if m.get("leaky"):
-            lines.append(f"  LEAKY: {m.get('leaky_reason') or 'an axis is fed as oracle'}")
+        if m.leaky:
+            lines.append(f"  LEAKY: {m.leaky_reason or 'an axis is fed as oracle'}")
         lines.append(f"  time   {self.seconds:.1f} s, {self.megabytes:.2f} MB, {rate:.2f} MB/s")
         return lines
 
@@ -170,7 +172,7 @@ class Summary:
 # ------------------------------------------------------------------- split
 
 
-def choose_split(documents: int, val_fraction: float, seed: int) -> tuple[dict, np.ndarray]:
+def choose_split(documents: int, val_fraction: float, seed: int) -> tuple[SplitRule, np.ndarray]:
     """The manifest's split entry and, per document, whether it is validation
     (all False for a contiguous split, decided inside the one document)."""
     if not 0 <= val_fraction < 1:
@@ -180,7 +182,7 @@ def choose_split(documents: int, val_fraction: float, seed: int) -> tuple[dict, 
     if method == "documents" and val_fraction > 0:
         count = min(max(round(val_fraction * documents), 1), documents - 1)
         is_val[np.random.default_rng(seed).permutation(documents)[:count]] = True
-    return {"method": method, "val_fraction": val_fraction, "seed": seed}, is_val
+    return SplitRule(method, float(val_fraction), seed), is_val
 
 
 def contiguous_cut(tokens: int, val_fraction: float) -> int:
@@ -274,12 +276,12 @@ def _compiled(chunks: Iterator[list], plan: Plan, axes: list, workers: int, chec
 class SplitWriter:
     """Appends documents to the stream files of one split."""
 
-    def __init__(self, folder: Path, unit: str, axes: list[dict]):
+    def __init__(self, folder: Path, unit: str, axes: Sequence[AxisEntry]):
         folder.mkdir()
         self.folder, self.unit = folder, unit
         self.main_file = folder / (CODES_FILE if unit == "chars" else MAIN_FILE)
-        self.files = [open(self.main_file, "wb")] + [open(folder / f"{a['name']}.bin", "wb") for a in axes]
-        self.dtypes = ["<u4" if unit == "chars" else "u1"] + ["<" + np.dtype(a["dtype"]).str[1:] for a in axes]
+        self.files = [open(self.main_file, "wb")] + [open(folder / f"{a.name}.bin", "wb") for a in axes]
+        self.dtypes = ["<u4" if unit == "chars" else "u1"] + ["<" + np.dtype(a.dtype).str[1:] for a in axes]
         self.docs = open(folder / DOCS_FILE, "wb")
         self.tokens = self.documents = 0
 
@@ -351,9 +353,9 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
     axes = stored_axes(plan)
     fingerprint = corpus.fingerprint()
     existing = check_target(out)
-    shard_key = attrs.asdict(shard) if shard else None
-    if existing and _same_compile(existing, plan, fingerprint, val_fraction, seed, shard_key, allow_leaks):
-        return Summary(out, existing, up_to_date=True)
+    if existing and existing.manifest and _same_compile(existing.manifest, plan, fingerprint, val_fraction, seed,
+                                                        shard, allow_leaks):
+        return Summary(out, existing.manifest, up_to_date=True)
 
     lengths, openings = survey(corpus)
     split, is_val = choose_split(len(lengths), val_fraction, seed)
@@ -374,7 +376,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
         with tqdm(total=int(lengths[lo:hi].sum()), unit="char", unit_scale=True, desc=f"compiling {corpus.name}",
                   disable=None if progress else True, leave=False) as bar:
             chunks = _chunks(corpus, lo, hi, task_chars, seen)
-            compiled = _compiled(chunks, plan, [(a["name"], a["dtype"]) for a in axes], workers, check, bar)
+            compiled = _compiled(chunks, plan, [(a.name, a.dtype) for a in axes], workers, check, bar)
             with contextlib.closing(compiled):  # stops the pool on errors
                 for results, chunk_distinct in compiled:
                     distinct = np.union1d(distinct, chunk_distinct)
@@ -390,39 +392,39 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
         vocab = [chr(c) for c in distinct.tolist()] if unit == "chars" else list(range(256))
         main = main_entry(unit, vocab)
         for writer in writers.values():
-            writer.finish(distinct, main["dtype"])
+            writer.finish(distinct, main.dtype)
         _check_unchanged(corpus, fingerprint, seen[0], hi)
-        splits = {name: {"tokens": w.tokens, "documents": w.documents} for name, w in writers.items()}
-        corpus_entry = {"name": corpus.name, "fingerprint": fingerprint, "documents": len(lengths)}
+        splits = {name: SplitSize(w.tokens, w.documents) for name, w in writers.items()}
+        corpus_entry = CorpusEntry(corpus.name, fingerprint, len(lengths))
         manifest = make_manifest(plan, corpus_entry, split, main, splits, shard.entry(len(lengths)) if shard else None,
                                  prefix_check=checked)
         (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
     return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=megabytes,
-                   unlabelled=tuple(a["name"] for a, seen in zip(axes, labelled) if not seen),
+                   unlabelled=tuple(a.name for a, seen in zip(axes, labelled) if not seen),
                    replaced=existing is not None)
 
 
-def _append(writers: dict, split: dict, is_val: np.ndarray, index: int, main: np.ndarray, streams: list) -> None:
+def _append(writers: dict, split: SplitRule, is_val: np.ndarray, index: int, main: np.ndarray, streams: list) -> None:
     """Write one compiled document to its split (a contiguous split cuts it)."""
-    if split["method"] == "documents":
+    if split.method == "documents":
         writers["val" if is_val[index] else "train"].add(main, streams)
         return
-    cut = contiguous_cut(len(main), split["val_fraction"])
+    cut = contiguous_cut(len(main), split.val_fraction)
     writers["train"].add(main[:cut], [s[:cut] for s in streams])
     if cut < len(main):
         writers["val"].add(main[cut:], [s[cut:] for s in streams])
 
 
-def _same_compile(manifest: dict, plan: Plan, fingerprint: str, val_fraction: float, seed: int,
-                  shard: dict | None, allow_leaks: bool) -> bool:
-    shard_there = manifest.get("shard")
-    return (manifest["spec"].get("hash") == plan.spec_hash
-            and bool((manifest.get("prefix_check") or {}).get("allow_leaks")) == allow_leaks
-            and manifest["corpus"].get("fingerprint") == fingerprint
-            and manifest["split"].get("val_fraction") == val_fraction
-            and manifest["split"].get("seed") == seed
-            and (shard_there and {"index": shard_there["index"], "count": shard_there["count"]}) == shard
-            and manifest.get("library", {}).get("multigrid") == library_version())
+def _same_compile(manifest: Manifest, plan: Plan, fingerprint: str, val_fraction: float, seed: int,
+                  shard: Shard | None, allow_leaks: bool) -> bool:
+    shard_there = manifest.shard and Shard(manifest.shard.index, manifest.shard.count)
+    return (manifest.spec.hash == plan.spec_hash
+            and bool(manifest.prefix_check and manifest.prefix_check.allow_leaks) == allow_leaks
+            and manifest.corpus.fingerprint == fingerprint
+            and manifest.split.val_fraction == val_fraction
+            and manifest.split.seed == seed
+            and shard_there == shard
+            and manifest.library.get("multigrid") == library_version())
 
 
 def _check_unchanged(corpus: Corpus, fingerprint: str, seen: int, expected: int) -> None:

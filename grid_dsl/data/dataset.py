@@ -4,7 +4,7 @@ A compiled dataset is a directory (written by `grid_dsl.data.build`, see
 `multigrid compile`):
 
     DIR/manifest.json
-    DIR/train/main.bin      main ids: indices into manifest["main"]["vocab"]
+    DIR/train/main.bin      main ids: indices into manifest.main.vocab
     DIR/train/<axis>.bin    one per stored axis: ids into that axis's vocab (0 = "_")
     DIR/train/docs.bin      int64 offset of the first position of every document
     DIR/val/...             the same for the validation split
@@ -16,36 +16,10 @@ split have the same length: position t of every axis belongs to main
 position t. Documents are concatenated in corpus order; docs.bin tells where
 each begins, so a reader can keep windows inside one document.
 
-manifest.json (keys in a fixed order, no timestamps: two compiles of the same
-spec and corpus give byte-identical files):
-
-    format    "multigrid-dataset/1"
-    spec      {"hash": sha256 of the spec's text and includes, "sources": {file: text}}
-    corpus    {"name", "fingerprint", "documents": number of documents in the corpus}
-    split     {"method": "documents" | "contiguous", "val_fraction", "seed"}
-              documents: a seeded random choice of round(F * D) documents is
-              validation (at least one, and never all, when F > 0);
-              contiguous (a corpus of one document): the last F of its
-              main stream is validation, as nanoGPT splits a text
-    main      {"unit": "chars" | "bytes", "vocab", "dtype"}; chars: the sorted
-              distinct characters of the whole corpus (both splits share
-              it); bytes: the integers 0..255
-    axes      the stored axes, the spec's fed axes in feed order (every axis,
-              with mode null, when the spec feeds none): {"name", "kind",
-              "vocab" ("_" first), "dtype", "causal", "lookahead", "mode",
-              "weight", "dim", "forced", "prefix_check"}; prefix_check is
-              null, or for a context axis {"cuts", "mismatches" (facts of it
-              or of an axis it reads that changed at a cut), "example"}
-    splits    {"train": {"tokens", "documents"}, "val": {...}}
-    leaky     true when an axis is fed as oracle, or failed the prefix check
-              (compiled with --allow-leaks): no LM score from it
-    leaky_reason  why, in words (null when not leaky)
-    prefix_check  null when no context axis claims anything to check, else
-              {"cuts", "documents", "allow_leaks", "axes": {context axis: its
-              entry}} (grid_dsl.data.prefix_check)
-    library   {"multigrid": version that compiled it}
-    shard     only in a shard (`multigrid compile --shard I/N`): {"index",
-              "count", "documents": [first, end)}; `multigrid merge` drops it
+manifest.json describes the dataset: what its ids mean, how it was split
+and compiled. It is read and written only through the typed
+`grid_dsl.data.manifest.Manifest` (its module docstring lists the fields and
+the version rule); `Dataset.open(DIR).manifest` is one.
 
 Writers (grid_dsl.data.build, grid_dsl.data.merge) go through
 `grid_dsl.data.staging.staged(DIR)`: everything is written into
@@ -58,22 +32,23 @@ dataset directory is complete or absent.
 
 from __future__ import annotations
 
-import json
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.manifest import (MANIFEST, SPLITS, AxisEntry, CorpusEntry, MainEntry, Manifest, PrefixCheck,
+                                    ShardEntry, SpecEntry, SplitRule, SplitSize, read_manifest)
 from grid_dsl.data.plan import DTYPES, Plan, dtype_for
+from grid_dsl.language.diagnostics import UserError
 
-FORMAT = "multigrid-dataset/1"
-SPLITS = ("train", "val")
-MANIFEST = "manifest.json"
 MAIN_FILE = "main.bin"
 DOCS_FILE = "docs.bin"
 DOCS_DTYPE = "<i8"
 RESERVED = {"main": MAIN_FILE, "docs": DOCS_FILE}  # axis names whose files would collide
+
+
+# ---------------------------------------------------------------- manifest
 
 
 def library_version() -> str:
@@ -83,14 +58,11 @@ def library_version() -> str:
         return "unknown"
 
 
-# ---------------------------------------------------------------- manifest
-
-
-def stored_axes(plan: Plan, prefix_check: dict | None = None) -> list[dict]:
-    """Manifest entries of the axes a dataset stores: the fed axes in feed
+def stored_axes(plan: Plan, prefix_check: PrefixCheck | None = None) -> tuple[AxisEntry, ...]:
+    """The entries of the axes a dataset stores: the fed axes in feed
     order, or every axis (mode null) when the spec feeds none. A context
     axis's entry records its prefix check (cuts, mismatches, an example)."""
-    checked = (prefix_check or {}).get("axes", {})
+    checked = prefix_check.axes if prefix_check else {}
     if plan.feeds:
         chosen = [(plan.axis(f.axis), f) for f in plan.feeds]
     else:
@@ -100,46 +72,29 @@ def stored_axes(plan: Plan, prefix_check: dict | None = None) -> list[dict]:
         if axis.name in RESERVED:
             raise UserError(f"axis {axis.name!r} would be stored as {RESERVED[axis.name]}, which a dataset "
                             f"uses for its {axis.name} stream; rename the axis in the spec")
-        entries.append({
-            "name": axis.name,
-            "kind": axis.kind,
-            "vocab": list(axis.vocab),
-            "dtype": feed.dtype if feed else dtype_for(len(axis.vocab)),
-            "causal": bool(axis.causal),
-            "lookahead": str(axis.lookahead),
-            "mode": feed.mode if feed else None,
-            "weight": float(feed.weight) if feed else 1.0,
-            "dim": feed.dim if feed else None,
-            "forced": bool(feed.forced) if feed else False,
-            "prefix_check": checked.get(axis.name),
-        })
-    return entries
+        entries.append(AxisEntry(
+            name=axis.name, kind=axis.kind, vocab=tuple(axis.vocab),
+            dtype=feed.dtype if feed else dtype_for(len(axis.vocab)),
+            causal=bool(axis.causal), lookahead=str(axis.lookahead),
+            mode=feed.mode if feed else None, weight=float(feed.weight) if feed else 1.0,
+            dim=feed.dim if feed else None, forced=bool(feed.forced) if feed else False,
+            prefix_check=checked.get(axis.name)))
+    return tuple(entries)
 
 
-def main_entry(unit: str, vocab: list) -> dict:
-    return {"unit": unit, "vocab": list(vocab), "dtype": dtype_for(len(vocab))}
+def main_entry(unit: str, vocab) -> MainEntry:
+    return MainEntry(unit, tuple(vocab), dtype_for(len(vocab)))
 
 
-def make_manifest(plan: Plan, corpus: dict, split: dict, main: dict, splits: dict, shard: dict | None = None,
-                  prefix_check: dict | None = None) -> dict:
-    """The manifest, keys in the one order every writer uses."""
-    failed = [name for name, result in (prefix_check or {}).get("axes", {}).items() if result["mismatches"]]
-    manifest = {
-        "format": FORMAT,
-        "spec": {"hash": plan.spec_hash, "sources": dict(plan.sources)},
-        "corpus": corpus,
-        "split": split,
-        "main": main,
-        "axes": stored_axes(plan, prefix_check),
-        "splits": {name: splits[name] for name in SPLITS},
-        "leaky": bool(plan.leaky or failed),
-        "leaky_reason": leaky_reason(plan, failed),
-        "prefix_check": prefix_check,
-        "library": {"multigrid": library_version()},
-    }
-    if shard is not None:
-        manifest["shard"] = shard
-    return manifest
+def make_manifest(plan: Plan, corpus: CorpusEntry, split: SplitRule, main: MainEntry, splits: dict[str, SplitSize],
+                  shard: ShardEntry | None = None, prefix_check: PrefixCheck | None = None) -> Manifest:
+    """The manifest of a dataset compiled from `plan`."""
+    failed = prefix_check.failed if prefix_check else []
+    return Manifest(
+        spec=SpecEntry(plan.spec_hash, dict(plan.sources)), corpus=corpus, split=split, main=main,
+        axes=stored_axes(plan, prefix_check), splits={name: splits[name] for name in SPLITS},
+        leaky=bool(plan.leaky or failed), leaky_reason=leaky_reason(plan, failed), prefix_check=prefix_check,
+        library={"multigrid": library_version()}, shard=shard)
 
 
 def leaky_reason(plan: Plan, failed_prefix_check: list[str]) -> str | None:
@@ -149,41 +104,6 @@ def leaky_reason(plan: Plan, failed_prefix_check: list[str]) -> str | None:
     return "; ".join(reasons) or None
 
 
-def dumps_manifest(manifest: dict) -> str:
-    # ASCII JSON: a lone surrogate in a corpus (decoded with surrogateescape)
-    # still round-trips.
-    return json.dumps(manifest, indent=1) + "\n"
-
-
-def read_manifest(path: str | Path) -> dict:
-    """The manifest of the dataset directory `path` (UserError naming the
-    file when it is missing, unreadable or not a multigrid dataset's)."""
-    file = Path(path) / MANIFEST
-    if not Path(path).is_dir():
-        raise UserError(f"dataset not found: {path} is not a directory "
-                        f"(compile one with `multigrid compile SPEC CORPUS --out {path}`)")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path} is not a compiled dataset: {file} is missing "
-                        f"(compile one with `multigrid compile SPEC CORPUS --out {path}`)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read {file}: {getattr(err, 'strerror', None) or err}") from None
-    try:
-        manifest = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{file}:{err.lineno}:{err.colno}: corrupt manifest ({err.msg}); "
-                        "compile the dataset again") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise UserError(f"{file}: not a {FORMAT} manifest (format: {found!r}); "
-                        "compile the dataset again with this version of multigrid")
-    missing = [k for k in ("spec", "corpus", "split", "main", "axes", "splits") if k not in manifest]
-    if missing:
-        raise UserError(f"{file}: corrupt manifest, missing {', '.join(missing)}; compile the dataset again")
-    return manifest
-
-
 # ------------------------------------------------------------------ reader
 
 
@@ -191,13 +111,12 @@ class Dataset:
     """A compiled dataset, its streams memory-mapped (nothing is read into
     memory until it is indexed). Open with `Dataset.open(path)`."""
 
-    def __init__(self, path: Path, manifest: dict):
+    def __init__(self, path: Path, manifest: Manifest):
         self.path = path
         self.manifest = manifest
-        self.axes: list[dict] = manifest["axes"]
-        main = manifest["main"]
-        self.main_vocab: list = main["vocab"]
-        self.unit: str = main["unit"]
+        self.axes: tuple[AxisEntry, ...] = manifest.axes
+        self.main_vocab: tuple = manifest.main.vocab
+        self.unit: str = manifest.main.unit
         self._maps: dict[tuple[str, str], np.ndarray] = {}
 
     @classmethod
@@ -205,25 +124,20 @@ class Dataset:
         """Open and validate a dataset: every stream file present, of the
         size the manifest says (UserError naming the file otherwise)."""
         path = Path(path)
-        manifest = read_manifest(path)
-        try:
-            ds = cls(path, manifest)
-            ds._validate()
-        except (KeyError, TypeError, ValueError) as err:  # a manifest entry missing or of the wrong type
-            raise UserError(f"{path / MANIFEST}: corrupt manifest ({type(err).__name__}: {err}); "
-                            "compile the dataset again") from None
+        ds = cls(path, read_manifest(path))
+        ds._validate()
         return ds
 
     # ---- layout
     @property
     def axis_names(self) -> list[str]:
-        return [a["name"] for a in self.axes]
+        return [a.name for a in self.axes]
 
     def tokens(self, split: str) -> int:
-        return int(self.manifest["splits"][self._split(split)]["tokens"])
+        return self.manifest.splits[self._split(split)].tokens
 
     def documents(self, split: str) -> int:
-        return int(self.manifest["splits"][self._split(split)]["documents"])
+        return self.manifest.splits[self._split(split)].documents
 
     def file(self, split: str, stream: str) -> Path:
         """The file of `stream` ("main", "docs" or an axis name) in a split."""
@@ -232,7 +146,7 @@ class Dataset:
 
     def _streams(self) -> list[tuple[str, str]]:
         """(stream, dtype) of every file in a split, main first."""
-        return [("main", self.manifest["main"]["dtype"])] + [(a["name"], a["dtype"]) for a in self.axes]
+        return [("main", self.manifest.main.dtype)] + [(a.name, a.dtype) for a in self.axes]
 
     def _split(self, split: str) -> str:
         if split not in SPLITS:
@@ -278,15 +192,15 @@ class Dataset:
 
     def main(self, split: str) -> np.ndarray:
         """The main ids of a split (indices into `main_vocab`), memory-mapped."""
-        return self._map(split, "main", self.manifest["main"]["dtype"])
+        return self._map(split, "main", self.manifest.main.dtype)
 
     def axis(self, split: str, name: str) -> np.ndarray:
         """The ids of a stored axis in a split, aligned with `main(split)`."""
-        entry = next((a for a in self.axes if a["name"] == name), None)
+        entry = self.manifest.axis(name)
         if entry is None:
             stored = ", ".join(self.axis_names) or "none"
             raise UserError(f"dataset {self.path} has no axis {name!r}; it stores: {stored}")
-        return self._map(split, name, entry["dtype"])
+        return self._map(split, name, entry.dtype)
 
     def doc_starts(self, split: str) -> np.ndarray:
         """int64 offset of the first position of every document of a split."""
@@ -303,19 +217,19 @@ class Dataset:
     # ---- checks
     def check_spec(self, plan: Plan) -> None:
         """UserError unless this dataset was compiled from `plan`'s spec."""
-        spec = self.manifest["spec"]
-        if spec.get("hash") != plan.spec_hash:
-            theirs = list(spec.get("sources", {})) or ["?"]
+        spec = self.manifest.spec
+        if spec.hash != plan.spec_hash:
+            theirs = list(spec.sources) or ["?"]
             ours = list(plan.sources) or ["?"]
             raise UserError(
-                f"dataset {self.path} was compiled from another spec ({theirs[0]}, hash {str(spec.get('hash'))[:12]}) "
+                f"dataset {self.path} was compiled from another spec ({theirs[0]}, hash {spec.hash[:12]}) "
                 f"than {ours[0]} (hash {plan.spec_hash[:12]}); compile it again: "
                 f"`multigrid compile {ours[0]} CORPUS --out {self.path}`")
 
     def verify(self, chunk: int = 1 << 24) -> None:
         """Read every stream once (in chunks) and check that every id is in
         its vocabulary: catches corruption that keeps file sizes."""
-        vocab_sizes = {"main": len(self.main_vocab)} | {a["name"]: len(a["vocab"]) for a in self.axes}
+        vocab_sizes = {"main": len(self.main_vocab)} | {a.name: len(a.vocab) for a in self.axes}
         for split in SPLITS:
             for stream, _ in self._streams():
                 data = self.main(split) if stream == "main" else self.axis(split, stream)

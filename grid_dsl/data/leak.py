@@ -16,7 +16,7 @@ current symbol already tells. It is shown beside the same figure for the
 axis lagged to be causal, `leak(lag(a))`, where lag(a) is derived from the
 stream itself: every maximal run of one non-zero label is a span, and each
 span's label is shown from the first position after the span until the next
-span ends (the label of the previous complete span; DESIGN.md, "Leaks are
+span ends (the label of the previous complete span; docs/design.md, "Leaks are
 subtler than they look"). Runs and the lag restart at every document start,
 and the pairs (t, t+1) counted never cross a document boundary.
 
@@ -57,6 +57,7 @@ from typing import Sequence
 import attrs
 import numpy as np
 
+from grid_dsl.data.manifest import AxisCheck
 from grid_dsl.language.diagnostics import UserError
 
 LEAKY_LABEL = "LEAKY — not an LM score"  # what every number from a leaky run carries
@@ -230,7 +231,7 @@ class AxisStats:
     leak_bias_bits: float  # estimated upward bias of leak_bits
     lagged_bias_bits: float
     flag: str
-    prefix_check: dict | None = None  # the manifest's compile-time prefix check of the axis (context axes)
+    prefix_check: AxisCheck | None = None  # the manifest's compile-time prefix check of the axis (context axes)
 
 
 @attrs.frozen
@@ -267,8 +268,8 @@ def split_stats(ds, split: str, top: int = TOP_LABELS, chunk: int = CHUNK) -> Sp
     n = len(main)
     main_size = len(ds.main_vocab)
     docs = np.asarray(ds.doc_starts(split), dtype=np.int64)
-    streams = [ds.axis(split, a["name"]) for a in ds.axes]
-    sizes = [len(a["vocab"]) for a in ds.axes]
+    streams = [ds.axis(split, a.name) for a in ds.axes]
+    sizes = [len(a.vocab) for a in ds.axes]
     main_counts = np.zeros(main_size, dtype=np.int64)
     label_counts = [np.zeros(s, dtype=np.int64) for s in sizes]
     base = NextSymbolCounts()
@@ -285,7 +286,7 @@ def split_stats(ds, split: str, top: int = TOP_LABELS, chunk: int = CHUNK) -> Sp
         base.add(m0, m1, main_size)
         local_docs = docs[(docs >= s) & (docs < e)] - s
         for k, (stream, size) in enumerate(zip(streams, sizes)):
-            a = _checked(stream[s:e], size, f"axis '{ds.axes[k]['name']}'", split)
+            a = _checked(stream[s:e], size, f"axis '{ds.axes[k].name}'", split)
             label_counts[k] += np.bincount(a, minlength=size)
             lag = causal_lag(a, local_docs, previous=int(stream[s - 1]) if s else 0, carry=carry[k])
             carry[k] = int(lag[-1])
@@ -300,25 +301,23 @@ def split_stats(ds, split: str, top: int = TOP_LABELS, chunk: int = CHUNK) -> Sp
         lag_leak = h_next - lagged[k].entropy() if n > 1 else 0.0
         leak_bias = max(0.0, painted[k].bias() - base.bias())
         lag_bias = max(0.0, lagged[k].bias() - base.bias())
-        causal, mode = bool(info.get("causal")), info.get("mode")
         axes.append(AxisStats(
-            name=info["name"], kind=info.get("kind", "?"), mode=mode, causal=causal,
-            lookahead=str(info.get("lookahead", "")), labels=sizes[k],
+            name=info.name, kind=info.kind, mode=info.mode, causal=info.causal,
+            lookahead=info.lookahead, labels=sizes[k],
             coverage=float(1 - counts[0] / n) if n else 0.0,
             entropy_bits=entropy_of_counts(counts),
-            top=[(str(info["vocab"][i]), float(counts[i] / n)) for i in order],
+            top=[(str(info.vocab[i]), float(counts[i] / n)) for i in order],
             leak_bits=leak, lagged_leak_bits=lag_leak,
             leak_bias_bits=leak_bias, lagged_bias_bits=lag_bias,
-            flag=leak_flag(mode, causal, leak - leak_bias, lag_leak - lag_bias,
-                           bool((info.get("prefix_check") or {}).get("mismatches"))),
-            prefix_check=info.get("prefix_check"),
+            flag=leak_flag(info.mode, info.causal, leak - leak_bias, lag_leak - lag_bias, info.prefix_failed),
+            prefix_check=info.prefix_check,
         ))
     return SplitStats(split=split, positions=n, documents=len(docs), pairs=base.joint.total,
                       main_entropy_bits=entropy_of_counts(main_counts), next_entropy_bits=h_next, axes=axes)
 
 
 def dataset_stats(ds, splits: Sequence[str], top: int = TOP_LABELS, chunk: int = CHUNK) -> list[SplitStats]:
-    known = list(ds.manifest.get("splits", {}))
+    known = list(ds.manifest.splits)
     for split in splits:
         if split not in known:
             raise UserError(f"the dataset has no split '{split}' (it has {', '.join(known) or 'none'})")

@@ -21,13 +21,16 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import attrs
 import numpy as np
 from tqdm import tqdm
 
 from grid_dsl.data.build import Summary, rewrite_stream
-from grid_dsl.data.dataset import DOCS_DTYPE, DOCS_FILE, MAIN_FILE, MANIFEST, SPLITS, Dataset, dumps_manifest, main_entry
-from grid_dsl.language.diagnostics import UserError
+from grid_dsl.data.dataset import DOCS_DTYPE, DOCS_FILE, MAIN_FILE, Dataset, main_entry
+from grid_dsl.data.manifest import (MANIFEST, SPLITS, AxisCheck, Manifest, PrefixCheck, ShardEntry, SplitSize,
+                                    dumps_manifest)
 from grid_dsl.data.staging import check_target, staged
+from grid_dsl.language.diagnostics import UserError
 
 COPY_BYTES = 1 << 22  # bytes per step when an axis stream is copied
 
@@ -39,7 +42,7 @@ def merge_shards(shard_dirs: Sequence[str | Path], out: str | Path, progress: bo
     started = time.perf_counter()
     if not shard_dirs:
         raise UserError("merge: name the shard directories to join")
-    shards = sorted((Dataset.open(d) for d in shard_dirs), key=lambda ds: _shard_of(ds)["index"])
+    shards = sorted((Dataset.open(d) for d in shard_dirs), key=lambda ds: _shard_of(ds).index)
     first = shards[0]
     _check_shards(shards)
     unit = first.unit
@@ -64,8 +67,7 @@ def merge_shards(shard_dirs: Sequence[str | Path], out: str | Path, progress: bo
                     if codes is not None:
                         table = np.searchsorted(codes, [ord(c) for c in ds.main_vocab])
                         lookup = lambda ids, table=table: table[ids]  # noqa: E731
-                    rewrite_stream(ds.file(split, "main"), ds.manifest["main"]["dtype"], main_out, main["dtype"],
-                                   lookup)
+                    rewrite_stream(ds.file(split, "main"), ds.manifest.main.dtype, main_out, main.dtype, lookup)
                     docs_out.write((ds.doc_starts(split) + tokens).astype(DOCS_DTYPE).tobytes())
                     tokens += ds.tokens(split)
                     documents += ds.documents(split)
@@ -75,61 +77,62 @@ def merge_shards(shard_dirs: Sequence[str | Path], out: str | Path, progress: bo
                         with open(ds.file(split, name), "rb") as src:
                             shutil.copyfileobj(src, axis_out, COPY_BYTES)
             bar.update(sum(os.path.getsize(p) for p in (tmp / split).iterdir()))
-            splits[split] = {"tokens": tokens, "documents": documents}
-        manifest = {k: v for k, v in first.manifest.items() if k != "shard"}
-        manifest["main"], manifest["splits"] = main, splits
-        _merge_prefix_checks(manifest, [ds.manifest for ds in shards])
+            splits[split] = SplitSize(tokens, documents)
+        manifest = _merge_prefix_checks(attrs.evolve(first.manifest, shard=None, main=main, splits=splits),
+                                        [ds.manifest for ds in shards])
         (tmp / MANIFEST).write_text(dumps_manifest(manifest), encoding="utf-8")
     return Summary(out, manifest, seconds=time.perf_counter() - started, megabytes=total / 1e6)
 
 
-def _merge_prefix_checks(manifest: dict, shards: list[dict]) -> None:
-    """The whole corpus's prefix check: the shards' cuts added up, an axis
-    failing when it failed in any shard."""
-    checks = [m.get("prefix_check") for m in shards]
-    if not any(checks):
-        return
-    merged = {"cuts": sum(c["cuts"] for c in checks if c), "documents": sum(c["documents"] for c in checks if c),
-              "allow_leaks": any(c["allow_leaks"] for c in checks if c), "axes": {}}
-    for check in filter(None, checks):
-        for name, result in check["axes"].items():
-            total = merged["axes"].setdefault(name, {"cuts": 0, "mismatches": 0, "example": None})
-            total["cuts"] += result["cuts"]
-            total["mismatches"] += result["mismatches"]
-            total["example"] = total["example"] or result["example"]
-    manifest["prefix_check"] = merged
-    for axis in manifest["axes"]:
-        axis["prefix_check"] = merged["axes"].get(axis["name"])
-    manifest["leaky"] = any(m["leaky"] for m in shards)
-    manifest["leaky_reason"] = "; ".join(dict.fromkeys(
-        part for m in shards if m.get("leaky_reason") for part in m["leaky_reason"].split("; "))) or None
+def _merge_prefix_checks(manifest: Manifest, shards: list[Manifest]) -> Manifest:
+    """`manifest` with the whole corpus's prefix check: the shards' cuts
+    added up, an axis failing when it failed in any shard."""
+    checks = [m.prefix_check for m in shards if m.prefix_check]
+    if not checks:
+        return manifest
+    axes: dict[str, AxisCheck] = {}
+    for check in checks:
+        for name, result in check.axes.items():
+            total = axes.get(name, AxisCheck(0, 0, None))
+            axes[name] = AxisCheck(total.cuts + result.cuts, total.mismatches + result.mismatches,
+                                   total.example or result.example)
+    merged = PrefixCheck(cuts=sum(c.cuts for c in checks), documents=sum(c.documents for c in checks),
+                         allow_leaks=any(c.allow_leaks for c in checks), axes=axes)
+    reasons = dict.fromkeys(part for m in shards if m.leaky_reason for part in m.leaky_reason.split("; "))
+    return attrs.evolve(manifest, prefix_check=merged,
+                        axes=tuple(attrs.evolve(a, prefix_check=axes.get(a.name)) for a in manifest.axes),
+                        leaky=any(m.leaky for m in shards), leaky_reason="; ".join(reasons) or None)
 
 
-def _shard_of(ds: Dataset) -> dict:
-    shard = ds.manifest.get("shard")
+def _shard_of(ds: Dataset) -> ShardEntry:
+    shard = ds.manifest.shard
     if shard is None:
         raise UserError(f"{ds.path} is a whole dataset, not a shard (compile shards with --shard I/N)")
     return shard
 
 
 def _check_shards(shards: list[Dataset]) -> None:
+    def compared(m: Manifest) -> dict:
+        return {
+            "spec": m.spec.hash,  # the same spec may have been read from another path
+            "corpus": m.corpus,
+            "split options": m.split,
+            "axes": [attrs.evolve(a, prefix_check=None) for a in m.axes],  # each shard checked its own documents
+            "multigrid version": m.library,
+        }
+
     first = shards[0].manifest
-    count = first["shard"]["count"]
+    count = first.shard.count
     for ds in shards[1:]:
-        for key, what in (("spec", "spec"), ("corpus", "corpus"), ("split", "split options"), ("axes", "axes"),
-                          ("library", "multigrid version")):
-            ours, theirs = ds.manifest.get(key), first.get(key)
-            if key == "spec":  # the same spec may have been read from another path
-                ours, theirs = ours["hash"], theirs["hash"]
-            if key == "axes":  # each shard checked its own documents' prefixes
-                ours, theirs = ([{k: v for k, v in a.items() if k != "prefix_check"} for a in x] for x in (ours, theirs))
-            if ours != theirs:
+        ours, theirs = compared(ds.manifest), compared(first)
+        for what in ours:
+            if ours[what] != theirs[what]:
                 raise UserError(f"{ds.path} and {shards[0].path} are shards of different compiles "
                                 f"(their {what} differ); merge shards of one compile")
-        if ds.manifest["main"]["unit"] != first["main"]["unit"] or ds.manifest["shard"]["count"] != count:
+        if ds.manifest.main.unit != first.main.unit or ds.manifest.shard.count != count:
             raise UserError(f"{ds.path} and {shards[0].path} are shards of different compiles "
-                            f"(shard counts {ds.manifest['shard']['count']} and {count})")
-    indices = [ds.manifest["shard"]["index"] for ds in shards]
+                            f"(shard counts {ds.manifest.shard.count} and {count})")
+    indices = [ds.manifest.shard.index for ds in shards]
     if indices != list(range(count)):
         missing = sorted(set(range(count)) - set(indices))
         doubled = sorted({i for i in indices if indices.count(i) > 1})

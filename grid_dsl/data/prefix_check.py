@@ -42,6 +42,7 @@ import numpy as np
 from axes.base import Lookahead, Spans, span_positions
 
 from grid_dsl.data.compiler import Annotations, compile_text, normalise
+from grid_dsl.data.manifest import AxisCheck, PrefixCheck
 from grid_dsl.language.diagnostics import UserError
 from grid_dsl.data.plan import Plan
 from grid_dsl.data.render import visible
@@ -207,7 +208,7 @@ class CorpusCheck:
         continuation = self.openings[(index + 1) % len(self.openings)] if self.openings else ""
         return check_document(self.plan, text, cuts, continuation, self.targets, layers, str(index), whole), len(cuts)
 
-    def report(self, found: list, cuts: int, allow_leaks: bool) -> dict:
+    def report(self, found: list, cuts: int, allow_leaks: bool) -> PrefixCheck:
         """The manifest's record of the check; UserError (nothing written)
         when an axis failed it and leaks were not allowed."""
         failed = {}
@@ -223,13 +224,8 @@ class CorpusCheck:
                 f"({cuts} cuts checked):\n{shown}\nnothing was written. Feed these axes as predict (or a causal lag of "
                 "them), fix the spec or plug-in that claims causality, or compile with --allow-leaks: the dataset, "
                 "and every run reading these axes, is then labelled LEAKY")
-        return {
-            "cuts": cuts,
-            "documents": len(self.cuts),
-            "allow_leaks": allow_leaks,
-            "axes": {name: {"cuts": cuts, "mismatches": len(bad), "example": bad[0].describe() if bad else None}
-                     for name, bad in fed.items()},
-        }
+        axes = {name: AxisCheck(cuts, len(bad), bad[0].describe() if bad else None) for name, bad in fed.items()}
+        return PrefixCheck(cuts=cuts, documents=len(self.cuts), allow_leaks=allow_leaks, axes=axes)
 
 
 def plan_corpus_check(plan: Plan, lengths: np.ndarray, openings: tuple[str, ...], lo: int, hi: int,

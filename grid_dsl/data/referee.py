@@ -72,7 +72,7 @@ def documents(ds, split: str) -> list[tuple[int, int, int]]:
     n = len(ds.main(split))
     ends = np.append(starts[1:], n)
     lead = 0
-    if split == "val" and ds.manifest["split"]["method"] == "contiguous":
+    if split == "val" and ds.manifest.split.method == "contiguous":
         train_starts = ds.doc_starts("train")
         lead = len(ds.main("train")) - int(train_starts[-1]) if len(train_starts) else 0
     return [(int(s), int(e), lead if i == 0 else 0) for i, (s, e) in enumerate(zip(starts, ends)) if e > s]

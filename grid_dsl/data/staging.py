@@ -11,8 +11,8 @@ place); on any error, Ctrl-C included, the temporary directory is removed.
 What a killed writer left behind is removed by the next writer of DIR on the
 same host, once the owning process is gone. `io_errors` turns OSErrors into
 UserErrors (a full disk says so), and `check_target` says what DIR holds
-now: nothing, a dataset (its manifest), a corrupt dataset (to be replaced),
-or something else (never replaced: a user error).
+now: nothing, a dataset (its manifest), a corrupt dataset or one of another
+version (to be replaced), or something else (never replaced: a user error).
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from grid_dsl.data.dataset import MANIFEST, Dataset
+import attrs
+
+from grid_dsl.data.dataset import Dataset
+from grid_dsl.data.manifest import MANIFEST, Manifest
 from grid_dsl.language.diagnostics import UserError
 
 
@@ -101,10 +104,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_target(out: Path) -> dict | None:
-    """The manifest of the dataset at `out`: None when nothing is there (or
-    an empty directory), {} when it is a corrupt dataset (to be replaced).
-    UserError when `out` is something else, which is never replaced."""
+@attrs.frozen
+class Existing:
+    """A dataset at the path to be written: its manifest, or None when it is
+    corrupt or of another format version (it is replaced either way)."""
+
+    manifest: Manifest | None
+
+
+def check_target(out: Path) -> Existing | None:
+    """What dataset is at `out`: None when nothing is there (or an empty
+    directory). UserError when `out` is something else, which is never
+    replaced."""
     if not out.exists():
         return None
     if not out.is_dir():
@@ -115,6 +126,6 @@ def check_target(out: Path) -> dict | None:
                             "choose another path or remove it")
         return None
     try:
-        return Dataset.open(out).manifest
+        return Existing(Dataset.open(out).manifest)
     except UserError:
-        return {}
+        return Existing(None)

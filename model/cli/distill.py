@@ -57,7 +57,6 @@ def run_distill(args) -> int:
     from model.network.config import resolve_device
     from model.training.context import require_honest_context
     from model.experiments.distill import base_spec_text, check_layer
-    from model.network.transformer import GridTransformer
     from model.experiments.proposers import PROPOSERS, Settings, run_proposers
 
     if args.proposer not in PROPOSERS:
@@ -73,14 +72,14 @@ def run_distill(args) -> int:
     ds = Dataset.open(args.data)
     checkpoint.check_data(state, ds, same_spec=False, file=file)
     require_honest_context(ds, "distill")
-    net = GridTransformer.from_checkpoint(state).to(resolve_device(args.device))
+    net = state.network().to(resolve_device(args.device))
     if args.layer is not None:
         check_layer(net, args.layer)
     if args.clusters > args.sample:
         raise UserError(f"--clusters {args.clusters} is larger than --sample {args.sample}: k-means needs at least "
                         "one sampled position per cluster")
     settings = Settings(layer=args.layer, clusters=args.clusters, max_depth=args.max_depth, sample=args.sample,
-                        origin=f"{file} (step {state['step']:,})")
+                        origin=f"{file} (step {state.step:,})")
     proposer = PROPOSERS[args.proposer](settings)
     candidates, failures = run_proposers([proposer], net, ds, base_spec_text(ds), np.random.default_rng(args.seed),
                                          report=None)  # the error below says it

@@ -39,12 +39,16 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Sequence
+
+import attrs
 
 from grid_dsl.cli import argtypes
 from grid_dsl.cli.argtypes import IntermixedParser
 from grid_dsl.language.diagnostics import UserError, did_you_mean
 
 from model.cli.train import _device
+from model.network.checkpoint import DataEntry, ModelAxis
 from model.training.context import SampleGrid, context_labels, decode, spec_plan
 
 
@@ -91,24 +95,23 @@ def run_sample(args) -> int:
     from model.network.config import resolve_device
     from model.training.evaluate import LEAKY_LABEL
     from model.network.generate import generate
-    from model.network.transformer import GridTransformer
 
     state = checkpoint.load(args.run_dir, best=args.best)
     file = checkpoint.resolve(args.run_dir, args.best)
-    data = state["data"]
-    axes = {a["name"]: a for a in data["axes"]}
+    data = state.data
+    axes = {a.name: a for a in data.axes}
     prompt = encode_prompt("\n" if args.prompt is None else args.prompt, data, file)
-    fixed = fixed_labels(args.fix, data["axes"], file)
-    if args.show_grid and data["unit"] != "chars":
+    fixed = fixed_labels(args.fix, data.axes, file)
+    if args.show_grid and data.unit != "chars":
         raise UserError(f"--show-grid draws one column per character, and {file} models bytes; leave it out")
-    computed = [a["name"] for a in data["axes"] if a["mode"] != "predict"]
+    computed = [a.name for a in data.axes if a.mode != "predict"]
     context_fn = context_labels(spec_plan(data, file), data, computed) if computed else None
     leaky = [name for name in computed if checkpoint.axis_leaky(axes[name])]
     if leaky:  # as in training (model.network.checkpoint.axis_leaky)
         print(f"{file}: {LEAKY_LABEL} (leaky axes: {', '.join(leaky)}; "
               "their labels here are computed from the generated text)", file=sys.stderr)
 
-    net = GridTransformer.from_checkpoint(state).to(resolve_device(args.device))
+    net = state.network().to(resolve_device(args.device))
     out = generate(net, prompt, args.chars, fixed=fixed, context_fn=context_fn, temperature=args.temperature,
                    top_k=args.top_k, seed=args.seed, use_cache=not args.no_cache)
     text = decode(out.main[0].tolist(), data)
@@ -116,18 +119,18 @@ def run_sample(args) -> int:
         print(text)
         return 0
     streams = {name: labels[0].cpu().numpy() for name, labels in out.axes.items()}
-    grid = SampleGrid(text, streams, {name: a["vocab"] for name, a in axes.items()})
+    grid = SampleGrid(text, streams, {name: a.vocab for name, a in axes.items()})
     print(render_text(grid, width=shutil.get_terminal_size((100, 24)).columns))
     return 0
 
 
-def encode_prompt(prompt: str, data: dict, file) -> list[int]:
+def encode_prompt(prompt: str, data: DataEntry, file) -> list[int]:
     """Main ids of the prompt; UserError naming characters the model never saw."""
     if not prompt:
         raise UserError("--prompt is empty; give at least one character (or leave --prompt out for a newline)")
-    if data["unit"] == "bytes":
+    if data.unit == "bytes":
         return list(prompt.encode("utf-8", "surrogatepass"))
-    index = {char: i for i, char in enumerate(data["main_vocab"])}
+    index = {char: i for i, char in enumerate(data.main_vocab)}
     unknown = sorted({char for char in prompt if char not in index})
     if unknown:
         what = "--prompt" if prompt != "\n" else "the default prompt (a newline)"
@@ -136,31 +139,31 @@ def encode_prompt(prompt: str, data: dict, file) -> list[int]:
     return [index[char] for char in prompt]
 
 
-def fixed_labels(items: list[str], axes: list[dict], file) -> dict:
+def fixed_labels(items: list[str], axes: Sequence[ModelAxis], file) -> dict:
     """--fix AXIS=LABEL options -> {axis: label id} (generate's `fixed`)."""
-    predict = [a["name"] for a in axes if a["mode"] == "predict"]
+    predict = [a.name for a in axes if a.mode == "predict"]
     choices = f"the axes you can fix: {', '.join(predict)}" if predict else f"{file} predicts no axis"
-    by_name, fixed = {a["name"]: a for a in axes}, {}
+    by_name, fixed = {a.name: a for a in axes}, {}
     for item in items:
         name, sep, label = (part.strip() for part in item.partition("="))
         if not sep or not name:
-            example = f", e.g. --fix {predict[0]}={by_name[predict[0]]['vocab'][-1]}" if predict else ""
+            example = f", e.g. --fix {predict[0]}={by_name[predict[0]].vocab[-1]}" if predict else ""
             raise UserError(f"--fix {item!r}: expected AXIS=LABEL{example}")
         axis = by_name.get(name)
         if axis is None:
             hint = did_you_mean(name, predict)
             raise UserError(f"--fix {item!r}: the model of {file} reads no axis {name!r}; "
                             + (f"{hint} " if hint else "") + f"({choices})")
-        if axis["mode"] != "predict":
-            raise UserError(f"--fix {item!r}: {name!r} is a {axis['mode']} axis, whose labels the spec computes "
+        if axis.mode != "predict":
+            raise UserError(f"--fix {item!r}: {name!r} is a {axis.mode} axis, whose labels the spec computes "
                             f"from the text as it is written, so they cannot be fixed ({choices})")
         if name in fixed:
             raise UserError(f"--fix {item!r}: axis {name!r} is fixed twice; give one label per axis")
-        if label not in axis["vocab"]:
-            hint = did_you_mean(label, axis["vocab"])
+        if label not in axis.vocab:
+            hint = did_you_mean(label, axis.vocab)
             raise UserError(f"--fix {item!r}: axis {name!r} has no label {label!r}; " + (f"{hint} " if hint else "")
-                            + f"(its labels: {', '.join(axis['vocab'])})")
-        fixed[name] = axis["vocab"].index(label)
+                            + f"(its labels: {', '.join(axis.vocab)})")
+        fixed[name] = axis.vocab.index(label)
     return fixed
 
 
@@ -174,7 +177,7 @@ def run_expand(args) -> int:
     from model.network import checkpoint
     from model.cli.train import summary_lines
     from model.network.config import SHAPE_KEYS, TrainConfig
-    from model.network.transformer import AxisSpec, GridTransformer, expand
+    from model.network.transformer import AxisSpec, GridConfig, expand
     from model.training.tensorboard import grid_sample_fn
     from model.network.model_axes import model_axes
     from model.training.train import train
@@ -186,53 +189,50 @@ def run_expand(args) -> int:
     ds = Dataset.open(args.data)
     ds.check_spec(plan)
     checkpoint.check_new_run(Path(args.out))
-    old = state["train_config"]
+    old = state.train_config
     config = TrainConfig.load(None, args.overrides, base={**old, "axes": "fed"})
     changed = [f"{k} {old[k]!r} -> {getattr(config, k)!r}" for k in SHAPE_KEYS if old[k] != getattr(config, k)]
     if changed:
         raise UserError(f"expand keeps the network of {file} ({', '.join(changed)}); drop those overrides")
-    check_expansion(state["data"], ds, file, args.spec)
-    have = [a["name"] for a in state["data"]["axes"]]
-    new = [a for a in model_axes(ds, config.axes) if a["name"] not in have]
+    check_expansion(state.data, ds, file, args.spec)
+    have = [a.name for a in state.data.axes]
+    new = [a for a in model_axes(ds, config.axes) if a.name not in have]
     if not new:
         raise UserError(f"{args.spec} feeds no axis that {file} does not read already ({', '.join(have) or 'none'}); "
                         "add an axis and a `feed` for it, then compile the dataset again")
-    weights = {a["name"]: float(a["weight"]) for a in ds.axes}  # loss weights follow the new spec
-    old_axes = [{**a, "weight": weights[a["name"]]} for a in state["config"]["axes"]]
-    net = GridTransformer.from_checkpoint({**state, "config": {**state["config"], "dropout": config.dropout,
-                                                               "axes": old_axes}})
-    specs = [AxisSpec(a["name"], len(a["vocab"]), a["mode"], float(a["weight"]), a["dim"]) for a in new]
-    grown = expand(net, specs, freeze=args.freeze)
+    weights = {a.name: a.weight for a in ds.axes}  # loss weights follow the new spec
+    old_axes = [attrs.evolve(a, weight=weights[a.name]) for a in GridConfig.from_dict(state.config).axes]
+    net = state.network(dropout=config.dropout, axes=old_axes)
+    grown = expand(net, [AxisSpec.of(a) for a in new], freeze=args.freeze)
     names = [a.name for a in grown.config.axes]
     config = config.replace(axes=",".join(names))
-    entries = {a["name"]: a for a in ds.axes}
-    sample_fn = grid_sample_fn(ds, [entries[n] for n in names], seed=config.seed) if config.sample_interval else None
+    sample_fn = grid_sample_fn(ds, [ds.manifest.axis(n) for n in names], seed=config.seed) if config.sample_interval else None
     metrics = train(ds, args.out, config, sample_fn=sample_fn, init_model=grown)
-    print(f"expanded {file} ({', '.join(have) or 'no axes'}) by {', '.join(a['name'] for a in new)}"
+    print(f"expanded {file} ({', '.join(have) or 'no axes'}) by {', '.join(a.name for a in new)}"
           + (", backbone frozen" if args.freeze else ""))
     print("\n".join(summary_lines(metrics, args.out)))
     return 0
 
 
-def check_expansion(data: dict, ds, file, spec: str) -> None:
+def check_expansion(data: DataEntry, ds, file, spec: str) -> None:
     """UserError unless dataset `ds` (compiled from `spec`) feeds every axis
     of the run the way the run reads it, and has the run's main vocabulary."""
     from model.network.checkpoint import vocab_difference
 
-    if data["unit"] != ds.unit or list(data["main_vocab"]) != list(ds.main_vocab):
+    if data.unit != ds.unit or list(data.main_vocab) != list(ds.main_vocab):
         raise UserError(f"the main vocabulary of dataset {ds.path} ({ds.unit}, {len(ds.main_vocab)} symbols) differs "
-                        f"from {file}'s ({data['unit']}, {len(data['main_vocab'])} symbols"
-                        f"{vocab_difference(data['main_vocab'], ds.main_vocab)}); compile {spec} on the run's corpus")
-    fed = {a["name"]: a for a in ds.axes if a["mode"] is not None}
-    for axis in data["axes"]:
-        name, entry = axis["name"], fed.get(axis["name"])
+                        f"from {file}'s ({data.unit}, {len(data.main_vocab)} symbols"
+                        f"{vocab_difference(data.main_vocab, ds.main_vocab)}); compile {spec} on the run's corpus")
+    fed = {a.name: a for a in ds.axes if a.mode is not None}
+    for axis in data.axes:
+        name, entry = axis.name, fed.get(axis.name)
         if entry is None:
             raise UserError(f"{spec} does not feed axis {name!r}, which {file} reads; an expanded spec keeps every "
-                            f"axis of the run (`feed {name} as {axis['mode']}`) and adds new ones")
-        if list(entry["vocab"]) != list(axis["vocab"]):
+                            f"axis of the run (`feed {name} as {axis.mode}`) and adds new ones")
+        if list(entry.vocab) != list(axis.vocab):
             raise UserError(f"axis {name!r} of {spec} has another vocabulary than in {file}"
-                            f"{vocab_difference(axis['vocab'], entry['vocab'])}; keep the run's axes as they were "
+                            f"{vocab_difference(axis.vocab, entry.vocab)}; keep the run's axes as they were "
                             "and add new ones beside them")
-        if (entry["mode"], entry["dim"]) != (axis["mode"], axis["dim"]):
-            raise UserError(f"axis {name!r} is fed as {entry['mode']} (dim={entry['dim']}) in {spec} but as "
-                            f"{axis['mode']} (dim={axis['dim']}) in {file}; feed it as the run did")
+        if (entry.mode, entry.dim) != (axis.mode, axis.dim):
+            raise UserError(f"axis {name!r} is fed as {entry.mode} (dim={entry.dim}) in {spec} but as "
+                            f"{axis.mode} (dim={axis.dim}) in {file}; feed it as the run did")

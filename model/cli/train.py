@@ -21,6 +21,8 @@ import json
 import os
 import re
 
+import attrs
+
 from grid_dsl.cli import argtypes
 
 
@@ -76,11 +78,11 @@ def run_train(args) -> int:
     from model.training.train import train
 
     state = checkpoint.load(args.out) if args.resume else None  # memory-mapped: reading it again in train() is cheap
-    config = TrainConfig.load(args.config, args.overrides, base=state["train_config"] if state else None)
+    config = TrainConfig.load(args.config, args.overrides, base=state.train_config if state else None)
     ds = Dataset.open(args.data)
     sample_fn = None
     if config.sample_interval:
-        sample_fn = grid_sample_fn(ds, state["data"]["axes"] if state else model_axes(ds, config.axes), seed=config.seed)
+        sample_fn = grid_sample_fn(ds, state.data.axes if state else model_axes(ds, config.axes), seed=config.seed)
     metrics = train(ds, args.out, config, resume=args.resume, max_time=args.max_time, sample_fn=sample_fn)
     if int(os.environ.get("RANK", "0")) == 0:
         print("\n".join(summary_lines(metrics, args.out)))
@@ -115,7 +117,6 @@ def run_eval(args) -> int:
 
     from model.network import checkpoint
     from model.training.evaluate import LEAKY_LABEL, whole_split
-    from model.network.transformer import GridTransformer
     from model.network.config import resolve_device
     from model.training.context import referee_context
 
@@ -124,19 +125,17 @@ def run_eval(args) -> int:
     ds = Dataset.open(args.data)
     columns = checkpoint.check_data(state, ds, same_spec=False, file=file)
     device = resolve_device(args.device)
-    model = GridTransformer.from_checkpoint(state).to(device)
+    model = state.network().to(device)
     with torch.no_grad():
         scores = whole_split(model, ds, args.split, columns, batch_size=args.batch_size, progress=True)
-    axes = state["data"]["axes"]
     # The dataset scored on (perhaps not the one trained on): its own check
     # and its labels against the prefix's.
-    stored = {a["name"]: a for a in ds.axes}
-    axes = [{**a, "prefix_failed": checkpoint.prefix_failed(stored[a["name"]])} for a in axes]
+    axes = [attrs.evolve(a, prefix_failed=ds.manifest.axis(a.name).prefix_failed) for a in state.data.axes]
     referee = referee_context(ds, axes, args.prefix_check, args.split)
     leaky = checkpoint.reads_leaky(axes, referee)
     result = {
         "checkpoint": str(file),
-        "step": state["step"],
+        "step": state.step,
         "data": str(ds.path),
         "split": args.split,
         "positions": scores.positions,
@@ -146,8 +145,7 @@ def run_eval(args) -> int:
         "bpc_joint": scores.bpc_joint,
         "bits": scores.bits,
         "loss": scores.losses,
-        "axes": [{"name": a["name"], "mode": a["mode"], "weight": a["weight"],
-                  "bits": scores.bits.get(a["name"])} for a in axes],
+        "axes": [{"name": a.name, "mode": a.mode, "weight": a.weight, "bits": scores.bits.get(a.name)} for a in axes],
         "parameters": model.num_params(),
         "prefix_checked": referee.to_dict() if referee else None,
     }

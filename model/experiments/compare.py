@@ -290,19 +290,19 @@ def train_run(ds, run_dir: Path, config: TrainConfig, max_time: float | None, la
     resume, budget = (run_dir / checkpoint.LAST).exists(), max_time
     if resume:
         state = checkpoint.load(run_dir)
-        if finished(state["metrics"], config):  # stopped between writing ckpt.pt and metrics.json
-            checkpoint.write_json(run_dir / checkpoint.METRICS, state["metrics"])
+        if finished(state.metrics, config):  # stopped between writing ckpt.pt and metrics.json
+            checkpoint.write_json(run_dir / checkpoint.METRICS, state.metrics)
             print(f"{label}: finished, skipped", file=sys.stderr)
             return
         if max_time is not None:
-            budget = max_time - state["seconds"]["wall"]
+            budget = max_time - state.seconds["wall"]
             if budget <= 0:  # its time ran out between its last checkpoint and the end
-                checkpoint.write_json(run_dir / checkpoint.METRICS, state["metrics"])
+                checkpoint.write_json(run_dir / checkpoint.METRICS, state.metrics)
                 print(f"{label}: out of time at its last checkpoint, kept", file=sys.stderr)
                 return
     elif run_dir.exists():  # killed before its first checkpoint: nothing to resume
         shutil.rmtree(run_dir)
-    print(f"{label}: {'resuming from step ' + str(state['step']) if resume else 'training'}", file=sys.stderr)
+    print(f"{label}: {'resuming from step ' + str(state.step) if resume else 'training'}", file=sys.stderr)
     try:
         train(ds, run_dir, config, resume=resume, max_time=budget)
     except UserError as err:

@@ -130,7 +130,6 @@ def train_and_score(ds, run: Path, config) -> dict:
     from model.network import checkpoint
     from model.network.config import resolve_device
     from model.training.evaluate import whole_split
-    from model.network.transformer import GridTransformer
     from model.training.tensorboard import grid_sample_fn
     from model.network.model_axes import model_axes
     from model.training.train import train
@@ -139,7 +138,7 @@ def train_and_score(ds, run: Path, config) -> dict:
     metrics = train(ds, run, config, sample_fn=samples)
     state = checkpoint.load(run)
     columns = checkpoint.check_data(state, ds, same_spec=True, file=run / checkpoint.LAST)
-    net = GridTransformer.from_checkpoint(state).to(resolve_device(config.device))
+    net = state.network().to(resolve_device(config.device))
     with torch.no_grad():
         scores = whole_split(net, ds, "val", columns, batch_size=32)
     return {"name": run.name, "metrics": metrics, "bpc_main": scores.bpc_main, "bpc_joint": scores.bpc_joint,

@@ -277,7 +277,7 @@ def base_spec_text(ds) -> str:
     """The spec a dataset was compiled from (its manifest keeps the text),
     with includes replaced by the included files' text, so that the spec
     stands alone wherever the new file is written."""
-    sources = dict(ds.manifest["spec"]["sources"])
+    sources = dict(ds.manifest.spec.sources)
     root, text = next(iter(sources.items()))
     return _inline(root, text, sources, (root,))
 

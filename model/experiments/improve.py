@@ -240,11 +240,10 @@ class Loop:
 
     def propose(self, k: int, spec_text: str, data, run: Path):
         from model.network import checkpoint
-        from model.network.transformer import GridTransformer
         from model.experiments.proposers import PROPOSERS, Settings as ProposerSettings, run_proposers
 
         s = self.settings
-        net = GridTransformer.from_checkpoint(checkpoint.load(run))
+        net = checkpoint.load(run).network()
         origin = f"{run} (improve round {k})"
         chosen = [PROPOSERS[name](ProposerSettings(clusters=s.clusters, max_depth=s.max_depth, sample=s.sample,
                                                    origin=origin)) for name in s.proposers]
@@ -263,7 +262,7 @@ class Loop:
     def measure(self, k: int, i: int, cand, run: Path) -> dict:
         """Train candidate and control expansions over the seeds; decide."""
         from model.network import checkpoint
-        from model.network.transformer import AxisSpec, GridTransformer, expand
+        from model.network.transformer import AxisSpec, expand
 
         base = self.out / "data" / f"round_{k}"
         data = self.compile(cand.text, base / f"{i}_{cand.name}", where=f"candidate {cand.name}")
@@ -271,8 +270,7 @@ class Loop:
         if not (control_dir / "manifest.json").is_file():
             shuffled_control(data, cand.name, control_dir, seed=1000 * k + i)
         control = self.open(control_dir)
-        entry = next(a for a in data.axes if a["name"] == cand.name)
-        new = [AxisSpec(entry["name"], len(entry["vocab"]), entry["mode"], float(entry["weight"]), entry["dim"])]
+        new = [AxisSpec.of(data.manifest.axis(cand.name))]
         state = checkpoint.load(run)
         runs, bpc, control_bpc, checked = [], [], [], []
         for seed in range(self.settings.seeds):
@@ -280,9 +278,9 @@ class Loop:
             config = self.config.replace(max_iters=self.settings.candidate_steps, seed=seed, warmup_iters=0,
                                          learning_rate=self.config.learning_rate * self.config.min_lr_fraction,
                                          min_lr_fraction=1.0,
-                                         axes=",".join([a["name"] for a in state["data"]["axes"]] + [cand.name]))
+                                         axes=",".join([a.name for a in state.data.axes] + [cand.name]))
             for ds, kind, scores in ((data, "candidate", bpc), (control, "control", control_bpc)):
-                grown = expand(GridTransformer.from_checkpoint(state), new)
+                grown = expand(state.network(), new)
                 target = self.out / "runs" / f"round_{k}" / f"{i}_{cand.name}" / f"{kind}_seed{seed}"
                 metrics = train_resumable(ds, target, config, init_model=grown)
                 scores.append(metrics["bpc_joint"])

@@ -1,29 +1,41 @@
-"""Checkpoints: written atomically, read with `torch.load(weights_only=True)`.
+"""Checkpoints: the typed, versioned contract between a run and what reads it.
 
-A checkpoint is one dict of tensors and plain values (never a pickled
-object, so loading one cannot run code):
+A checkpoint file is one dict of tensors and plain values (never a pickled
+object, so loading one cannot run code), written by `save(Checkpoint)` and
+read by `load` (`torch.load(weights_only=True)`), which returns a
+`Checkpoint`: nothing reads a checkpoint's dict by key. Its keys, in order:
 
-    format      "multigrid-checkpoint/1"
+    format      "multigrid-checkpoint/1" (the version; not a field: see below)
     config      the model's GridConfig as plain values (axes as dicts)
     model       the model's state_dict (config + model are what
-                `GridTransformer.checkpoint()` gives and `from_checkpoint` reads)
-    optimizer   the AdamW state_dict (None in a checkpoint kept for inference)
+                `GridTransformer.checkpoint()` gives; `Checkpoint.network()`
+                builds the model again)
+    optimizer   the AdamW state_dict (null in a checkpoint kept for inference)
     step        optimizer steps done
     tokens      main positions trained on
-    train_seconds  wall time spent training, summed over resumes
-    best        {"step", "bpc_joint"} of the best evaluation so far
+    seconds     {"wall": wall time spent training, "eval": of it, evaluating},
+                summed over resumes
+    best        {"step", "bpc_joint"} of the best evaluation so far (step null
+                before the first)
+    evaluated_step  the step of the last evaluation (null before the first)
     train_config  the TrainConfig as a dict
-    data        what the model's ids mean: {"path", "spec_hash",
+    data        DataEntry, what the model's ids mean: {"path", "spec_hash",
                 "spec_sources" ({file: text} of the spec and its includes,
                 root first: what `multigrid sample` compiles generated text
-                with), "corpus", "unit", "main_vocab", "axes": [{"name",
-                "kind", "vocab", "mode", "weight", "dim", "causal",
-                "prefix_failed"}] (the model's axes, in model order), "leaky"}
+                with; null in early checkpoints), "corpus" (the manifest's),
+                "unit", "main_vocab", "axes": [ModelAxis {"name", "kind",
+                "vocab", "mode", "weight", "dim", "causal", "prefix_failed"}]
+                (the model's axes, in model order), "leaky"}
     frozen      names of the parameters that do not train (`multigrid expand
                 --freeze`); a resumed run keeps them frozen
     rng         {"torch", "cuda", "batches"}: generator states, so a resumed
                 run draws the same batches and dropout masks as an unbroken one
     metrics     the last evaluation's numbers (what metrics.json holds)
+
+Version rule: FORMAT names the shape; any change of shape bumps its number,
+and `load` accepts only FORMAT (and an older version that reads losslessly
+into today's fields: none yet). Another version, a missing or unexpected
+key or a value of the wrong type is a UserError naming the file.
 
 A run directory holds `ckpt.pt` (the last state) and `best.pt` (the state of
 the evaluation with the lowest validation bpc_joint). `check_data` says, as a
@@ -35,9 +47,14 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
-from grid_dsl.language.diagnostics import UserError
+import attrs
+
 from grid_dsl.data.files import write_atomically, write_json_atomically
+from grid_dsl.data.manifest import AxisEntry, CorpusEntry
+from grid_dsl.data.records import Record, RecordError
+from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-checkpoint/1"
 LAST = "ckpt.pt"
@@ -45,12 +62,87 @@ BEST = "best.pt"
 METRICS = "metrics.json"
 
 
-def save(state: dict, path: str | Path) -> None:
+@attrs.frozen
+class ModelAxis(Record):
+    """One axis a model reads: what its ids mean and how it is fed."""
+
+    name: str
+    kind: str
+    vocab: tuple[str, ...]
+    mode: str
+    weight: float
+    dim: int | None
+    causal: bool
+    prefix_failed: bool  # the compile-time prefix check found a mismatch (--allow-leaks)
+
+    @classmethod
+    def of(cls, entry: AxisEntry) -> "ModelAxis":
+        return cls(entry.name, entry.kind, entry.vocab, entry.mode, entry.weight, entry.dim, entry.causal,
+                   entry.prefix_failed)
+
+
+@attrs.frozen
+class DataEntry(Record):
+    """What the ids of a model mean: the dataset it was trained on."""
+
+    path: str
+    spec_hash: str
+    spec_sources: dict[str, str] | None
+    corpus: CorpusEntry
+    unit: str
+    main_vocab: tuple[str | int, ...]
+    axes: tuple[ModelAxis, ...]
+    leaky: bool
+
+
+@attrs.frozen(kw_only=True)
+class Checkpoint(Record):
+    """A run's state (see the module docstring)."""
+
+    config: dict
+    model: dict
+    optimizer: dict | None = None
+    step: int
+    tokens: int
+    seconds: dict[str, float]
+    best: dict[str, int | float | None]
+    evaluated_step: int | None
+    train_config: dict
+    data: DataEntry
+    frozen: tuple[str, ...] = ()
+    rng: dict[str, Any]
+    metrics: dict
+
+    def network(self, **config_changes):
+        """The model (a GridTransformer, on the CPU), its config changed by
+        `config_changes` (e.g. dropout)."""
+        from model.network.transformer import GridTransformer
+
+        return GridTransformer.from_checkpoint({"config": {**self.config, **config_changes}, "model": self.model})
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, **super().to_dict()}
+
+    @classmethod
+    def from_dict(cls, values, where: str = "") -> "Checkpoint":
+        found = values.get("format") if isinstance(values, dict) else type(values).__name__
+        if found != FORMAT:
+            raise VersionError(found)
+        return super().from_dict({k: v for k, v in values.items() if k != "format"}, where)
+
+
+class VersionError(RecordError):
+    def __init__(self, found):
+        super().__init__(f"format {found!r}, this version of multigrid reads {FORMAT!r}")
+
+
+def save(state: Checkpoint, path: str | Path) -> None:
     """Write `state` to `path` through a temporary file in the same folder
     and a rename: `path` holds the old checkpoint or the new one, whole."""
     import torch  # here: the CLI imports this module and must start quickly
 
-    write_atomically(path, writer=lambda handle: torch.save(state, handle))
+    values = state.to_dict()
+    write_atomically(path, writer=lambda handle: torch.save(values, handle))
 
 
 def resolve(path: str | Path, best: bool = False) -> Path:
@@ -61,10 +153,10 @@ def resolve(path: str | Path, best: bool = False) -> Path:
     return path
 
 
-def load(path: str | Path, best: bool = False) -> dict:
+def load(path: str | Path, best: bool = False) -> Checkpoint:
     """The checkpoint at `path` (a run directory or a .pt file), on the CPU.
     UserError when it is missing, truncated, corrupted, holds pickled
-    objects or is not a multigrid checkpoint."""
+    objects, is not a multigrid checkpoint or is one of another version."""
     import torch
 
     file = resolve(path, best)
@@ -81,13 +173,14 @@ def load(path: str | Path, best: bool = False) -> dict:
     except Exception as err:  # noqa: BLE001 -- torch.load raises RuntimeError, EOFError, ValueError... on damaged files
         raise UserError(f"{file} is truncated or corrupted ({type(err).__name__}: {first_line(err)}); "
                         "use another checkpoint (best.pt or ckpt.pt of the run) or train again") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise UserError(f"{file} is not a {FORMAT} checkpoint (format: {found!r})")
-    missing = [k for k in ("config", "model", "step", "train_config", "data") if k not in state]
-    if missing:
-        raise UserError(f"{file} is corrupted: it has no {', '.join(missing)}")
-    return state
+    try:
+        return Checkpoint.from_dict(state)
+    except VersionError as err:
+        raise UserError(f"{file}: not a checkpoint this version of multigrid reads ({err}); train the run again "
+                        "with this version, or read it with the version of multigrid that wrote it") from None
+    except RecordError as err:
+        raise UserError(f"{file} is corrupted or was edited ({err}); use another checkpoint (best.pt or ckpt.pt "
+                        "of the run) or train again") from None
 
 
 def first_line(err: BaseException) -> str:
@@ -99,70 +192,55 @@ def first_line(err: BaseException) -> str:
 # ------------------------------------------------------------- data checks
 
 
-def reads_leaky(axes: list[dict], referee=None) -> bool:
-    """Whether a model reading these manifest axes is leaky: one is oracle,
-    non-causal and forced into context, or a context axis that failed the
-    compile-time prefix check (compiled with --allow-leaks); or the referee
-    (grid_dsl.data.referee) found a context label the prefix does not give. The
-    dataset's other axes don't count: a baseline on an oracle spec's data
-    reads none of them."""
+def reads_leaky(axes, referee=None) -> bool:
+    """Whether a model reading these axes (ModelAxis or the manifest's
+    AxisEntry) is leaky: one is oracle, non-causal and forced into
+    context, or a context axis that failed the compile-time prefix check
+    (compiled with --allow-leaks); or the referee (grid_dsl.data.referee)
+    found a context label the prefix does not give. The dataset's other
+    axes don't count: a baseline on an oracle spec's data reads none of
+    them."""
     return any(map(axis_leaky, axes)) or (referee is not None and not referee.ok)
 
 
-def axis_leaky(entry: dict) -> bool:
-    """The one definition for one axis a model reads (a checkpoint or
-    manifest entry): oracle, or context that is not causal (forced) or
-    failed the compile-time prefix check."""
-    return entry["mode"] == "oracle" or (entry["mode"] == "context" and (
-        not entry["causal"] or bool(entry.get("prefix_failed")) or prefix_failed(entry)))
+def axis_leaky(axis: ModelAxis | AxisEntry) -> bool:
+    """The one definition for one axis a model reads: oracle, or context
+    that is not causal (forced) or failed the compile-time prefix check."""
+    return axis.mode == "oracle" or (axis.mode == "context" and (not axis.causal or axis.prefix_failed))
 
 
-def prefix_failed(entry: dict) -> bool:
-    """A manifest axis entry's compile-time prefix check found a mismatch."""
-    return bool((entry.get("prefix_check") or {}).get("mismatches"))
-
-
-def data_entry(ds, axis_names: list[str]) -> dict:
+def data_entry(ds, axis_names: list[str]) -> DataEntry:
     """What the ids of a model trained on `ds` with `axis_names` mean."""
-    by_name = {a["name"]: a for a in ds.axes}
-    axes = [{**{k: by_name[n][k] for k in ("name", "kind", "vocab", "mode", "weight", "dim", "causal")},
-             "prefix_failed": prefix_failed(by_name[n])} for n in axis_names]
-    return {
-        "path": str(ds.path),
-        "spec_hash": ds.manifest["spec"]["hash"],
-        "spec_sources": dict(ds.manifest["spec"]["sources"]),
-        "corpus": dict(ds.manifest["corpus"]),
-        "unit": ds.unit,
-        "main_vocab": list(ds.main_vocab),
-        "axes": axes,
-        "leaky": reads_leaky(axes),
-    }
+    axes = tuple(ModelAxis.of(ds.manifest.axis(name)) for name in axis_names)
+    return DataEntry(path=str(ds.path), spec_hash=ds.manifest.spec.hash, spec_sources=dict(ds.manifest.spec.sources),
+                     corpus=ds.manifest.corpus, unit=ds.unit, main_vocab=tuple(ds.main_vocab), axes=axes,
+                     leaky=reads_leaky(axes))
 
 
-def check_data(state: dict, ds, *, same_spec: bool, file: str | Path = "the checkpoint") -> list[int]:
+def check_data(state: Checkpoint, ds, *, same_spec: bool, file: str | Path = "the checkpoint") -> list[int]:
     """UserError unless `ds` stores what the checkpoint's model reads, with
     the same vocabularies (and, with `same_spec`, was compiled from the same
     spec). Returns the column of each model axis in the dataset's meta."""
-    data = state["data"]
-    if same_spec and data["spec_hash"] != ds.manifest["spec"]["hash"]:
-        raise UserError(f"dataset {ds.path} was compiled from another spec (hash {ds.manifest['spec']['hash'][:12]}) "
-                        f"than {file} (hash {data['spec_hash'][:12]}, dataset {data['path']}); resume on a dataset "
+    data, spec_hash = state.data, ds.manifest.spec.hash
+    if same_spec and data.spec_hash != spec_hash:
+        raise UserError(f"dataset {ds.path} was compiled from another spec (hash {spec_hash[:12]}) "
+                        f"than {file} (hash {data.spec_hash[:12]}, dataset {data.path}); resume on a dataset "
                         "compiled from the run's spec, or train a new run")
-    if data["unit"] != ds.unit or list(data["main_vocab"]) != list(ds.main_vocab):
+    if data.unit != ds.unit or list(data.main_vocab) != list(ds.main_vocab):
         raise UserError(f"the main vocabulary of dataset {ds.path} ({ds.unit}, {len(ds.main_vocab)} symbols) differs from "
-                        f"{file}'s ({data['unit']}, {len(data['main_vocab'])} symbols{vocab_difference(data['main_vocab'], ds.main_vocab)}): "
+                        f"{file}'s ({data.unit}, {len(data.main_vocab)} symbols{vocab_difference(data.main_vocab, ds.main_vocab)}): "
                         "its ids would mean other characters; use the dataset the run was trained on")
-    names = [a["name"] for a in ds.axes]
+    names = ds.axis_names
     columns = []
-    for axis in data["axes"]:
-        if axis["name"] not in names:
-            raise UserError(f"{file} reads axis {axis['name']!r}, which dataset {ds.path} does not store "
+    for axis in data.axes:
+        if axis.name not in names:
+            raise UserError(f"{file} reads axis {axis.name!r}, which dataset {ds.path} does not store "
                             f"(it stores: {', '.join(names) or 'no axes'})")
-        stored = ds.axes[names.index(axis["name"])]
-        if list(stored["vocab"]) != list(axis["vocab"]):
-            raise UserError(f"the vocabulary of axis {axis['name']!r} in dataset {ds.path} differs from {file}'s"
-                            f"{vocab_difference(axis['vocab'], stored['vocab'])}; use the dataset the run was trained on")
-        columns.append(names.index(axis["name"]))
+        stored = ds.axes[names.index(axis.name)]
+        if list(stored.vocab) != list(axis.vocab):
+            raise UserError(f"the vocabulary of axis {axis.name!r} in dataset {ds.path} differs from {file}'s"
+                            f"{vocab_difference(axis.vocab, stored.vocab)}; use the dataset the run was trained on")
+        columns.append(names.index(axis.name))
     return columns
 
 

@@ -7,39 +7,40 @@ expansion) against a dataset; `grid_config` is the network for a config.
 
 from __future__ import annotations
 
+from grid_dsl.data.manifest import AxisEntry
 from grid_dsl.language.diagnostics import UserError
 
 from model.network.config import SHAPE_KEYS, TrainConfig
 from model.network.transformer import AxisSpec, GridConfig, GridTransformer
 
 
-def model_axes(ds, selection: str = "fed") -> list[dict]:
+def model_axes(ds, selection: str = "fed") -> list[AxisEntry]:
     """The manifest entries of the axes the model reads: every axis the spec
     feeds (mode not null), none (the baseline on the same data), or the fed
     axes named in a comma-separated `selection`, in the dataset's order."""
-    fed = [a for a in ds.axes if a["mode"] is not None]
+    fed = [a for a in ds.axes if a.mode is not None]
     if selection == "fed":
         axes = fed
     elif selection == "none":
         axes = []
     else:
         names = [name.strip() for name in selection.split(",") if name.strip()]
-        known = {a["name"] for a in fed}
+        known = {a.name for a in fed}
         for name in names:
             if name not in known:
                 unfed = " (stored, but the spec does not feed it)" if name in ds.axis_names else ""
                 raise UserError(f"config: axes names {name!r}, which dataset {ds.path} does not feed{unfed}; "
                                 f"the fed axes are: {', '.join(sorted(known)) or 'none'} (or axes=fed, axes=none)")
-        axes = [a for a in fed if a["name"] in names]
+        axes = [a for a in fed if a.name in names]
     for a in axes:
-        if a["mode"] == "context" and not a["causal"] and not a["forced"]:
-            raise UserError(f"dataset {ds.path}: axis {a['name']!r} is fed as context but is not causal "
-                            f"(look-ahead: {a['lookahead']}); feed it as predict, or as `context (force)` for a "
+        if a.mode == "context" and not a.causal and not a.forced:
+            raise UserError(f"dataset {ds.path}: axis {a.name!r} is fed as context but is not causal "
+                            f"(look-ahead: {a.lookahead}); feed it as predict, or as `context (force)` for a "
                             "leaky (oracle) run, and compile the dataset again")
     return axes
 
 
-def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[dict]:
+def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry]:
     """The manifest entries of the axes `model` (train's init_model) reads,
     in its order; ValueError unless `ds` feeds them alike and `cfg` has the
     model's shape."""
@@ -48,19 +49,20 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[dict]:
               if getattr(model.config, k) != getattr(cfg, k)]
     if model.config.vocab_size != len(ds.main_vocab):
         differ.append(f"main vocabulary {model.config.vocab_size} vs {len(ds.main_vocab)}")
-    fed = {a["name"]: a for a in model_axes(ds, "fed")}
+    fed = {a.name: a for a in model_axes(ds, "fed")}
     for axis in model.config.axes:
         entry = fed.get(axis.name)
-        if entry is None or (len(entry["vocab"]), entry["mode"]) != (axis.vocab_size, axis.mode):
-            found = f"{len(entry['vocab'])} labels, {entry['mode']}" if entry else "not fed"
+        if entry is None or (len(entry.vocab), entry.mode) != (axis.vocab_size, axis.mode):
+            found = f"{len(entry.vocab)} labels, {entry.mode}" if entry else "not fed"
             differ.append(f"axis {axis.name!r} {axis.vocab_size} labels, {axis.mode} vs {found}")
     if differ:
         raise ValueError(f"init_model does not match the config and dataset {ds.path}: {'; '.join(differ)}")
     return [fed[a.name] for a in model.config.axes]
 
 
-def grid_config(cfg: TrainConfig, ds, axes: list[dict]) -> GridConfig:
-    specs = tuple(AxisSpec(a["name"], len(a["vocab"]), a["mode"], float(a["weight"]), a["dim"]) for a in axes)
+def grid_config(cfg: TrainConfig, ds, axes) -> GridConfig:
+    """The network for `cfg` reading `axes` (AxisEntry or ModelAxis) of `ds`."""
+    specs = tuple(AxisSpec.of(a) for a in axes)
     return GridConfig(vocab_size=len(ds.main_vocab), block_size=cfg.block_size, n_layer=cfg.n_layer,
                       n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias,
                       fusion=cfg.fusion, axes=specs)

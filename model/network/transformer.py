@@ -8,7 +8,7 @@ N(0, 0.02) initialisation with residual projections scaled by
 is skipped, it has exactly the baseline's parameters, and draws the same
 random numbers.
 
-Axes (DESIGN.md, "Causality"). The model reads windows of T+2 positions,
+Axes (docs/design.md, "Causality"). The model reads windows of T+2 positions,
 main [B, T+2] and meta [B, T+2, K], and runs T positions. At position t:
 
     input    main m_t;  context axis a_t;  predict axis a_{t+1};  oracle axis a_t
@@ -55,6 +55,12 @@ class AxisSpec:
     mode: str = attrs.field(validator=attrs.validators.in_(MODES))
     weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     dim: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
+
+    @classmethod
+    def of(cls, axis) -> "AxisSpec":
+        """The spec of an axis a dataset stores (the manifest's AxisEntry) or a
+        checkpoint's model reads (ModelAxis): the one place either becomes one."""
+        return cls(axis.name, len(axis.vocab), axis.mode, float(axis.weight), axis.dim)
 
 
 def _to_axes(axes) -> tuple[AxisSpec, ...]:

@@ -7,7 +7,7 @@
     val = Batches(ds, "val", 64, 32).fixed(20, seed=0)   # the same 20 batches every run
 
 A window is block_size + 2 positions long: a `predict` axis is fed one step
-ahead and its target is two steps ahead (DESIGN.md). meta[..., k] is the
+ahead and its target is two steps ahead (docs/design.md). meta[..., k] is the
 axis ds.axes[k] (manifest order). With respect_documents=True no window
 crosses the start of a document: windows are drawn uniformly among the
 positions whose whole window lies inside one document (documents shorter
@@ -33,7 +33,7 @@ class Batches:
         self.respect_documents = respect_documents
         self.window = block_size + 2
         self.main = ds.main(split)
-        self.axes = [ds.axis(split, a["name"]) for a in ds.axes]
+        self.axes = [ds.axis(split, a.name) for a in ds.axes]
         n = len(self.main)
         if respect_documents:
             starts = np.asarray(ds.doc_starts(split), dtype=np.int64)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from grid_dsl.language.diagnostics import UserError
 
+from model.network.checkpoint import DataEntry
+
 
 class SampleGrid:
     """What grid_dsl.data.render.render_text reads of a Grid, for generated ids."""
@@ -30,14 +32,14 @@ class Ids:
         self.ids = ids
 
 
-def decode(ids: list[int], data: dict) -> str:
-    vocab = data["main_vocab"]
-    if data["unit"] == "bytes":
+def decode(ids: list[int], data: DataEntry) -> str:
+    vocab = data.main_vocab
+    if data.unit == "bytes":
         return bytes(vocab[i] for i in ids).decode("utf-8", errors="replace")
     return "".join(vocab[i] for i in ids)
 
 
-def context_labels(plan, data: dict, names: list[str]):
+def context_labels(plan, data: DataEntry, names: list[str]):
     """generate()'s context_fn: the ids of the axes `names` on the main ids
     generated so far, from compiling the spec (only those axes and what they
     read) on the decoded text; labels mapped to the model's ids by name."""
@@ -46,7 +48,7 @@ def context_labels(plan, data: dict, names: list[str]):
     from grid_dsl.data.compiler import compile_text
 
     sub = plan.restricted_to(names)
-    vocabs = {a["name"]: a["vocab"] for a in data["axes"]}
+    vocabs = {a.name: a.vocab for a in data.axes}
     to_model = {}
     for name in names:  # spec id -> model id; 0 for a label the model never saw
         index = {label: i for i, label in enumerate(vocabs[name])}
@@ -63,18 +65,17 @@ def context_labels(plan, data: dict, names: list[str]):
     return context_fn
 
 
-def referee_context(ds, axes: list[dict], positions: int, split: str = "val"):
+def referee_context(ds, axes, positions: int, split: str = "val"):
     """The scoring-time referee (grid_dsl.data.referee) on the context axes among
-    `axes` (checkpoint or manifest entries), with the dataset's own spec;
-    None when there is nothing to check."""
-    names = [a["name"] for a in axes if a["mode"] == "context"]
+    `axes` (ModelAxis or the manifest's AxisEntry), with the dataset's own
+    spec; None when there is nothing to check."""
+    names = [a.name for a in axes if a.mode == "context"]
     if not names or positions <= 0:
         return None
     from grid_dsl.data.referee import referee
 
-    spec = ds.manifest["spec"]
-    plan = spec_plan({"spec_sources": spec["sources"], "spec_hash": spec["hash"], "path": str(ds.path)}, ds.path)
-    return referee(ds, plan, names, split, positions)
+    spec = ds.manifest.spec
+    return referee(ds, stored_plan(spec.sources, spec.hash, ds.path), names, split, positions)
 
 
 def require_honest_context(ds, what: str, positions: int = 2000) -> None:
@@ -82,10 +83,9 @@ def require_honest_context(ds, what: str, positions: int = 2000) -> None:
     prefix check and the referee agrees with its validation labels: `what`
     (distill, improve) would otherwise write specs and numbers from axes
     that reveal upcoming characters."""
-    from model.network import checkpoint
 
-    context = [a for a in ds.axes if a["mode"] == "context"]
-    failed = [a["name"] for a in context if checkpoint.prefix_failed(a)]
+    context = [a for a in ds.axes if a.mode == "context"]
+    failed = [a.name for a in context if a.prefix_failed]
     referee = None if failed else referee_context(ds, context, positions)
     if failed or (referee is not None and not referee.ok):
         detail = (f"the context axes {', '.join(failed)} failed the prefix check when it was compiled "
@@ -94,27 +94,34 @@ def require_honest_context(ds, what: str, positions: int = 2000) -> None:
                         "a causal lag of them), compile it again without --allow-leaks, and train on that")
 
 
-def spec_plan(data: dict, file):
+def spec_plan(data: DataEntry, file):
     """The run's spec, checked again from the text the checkpoint stores (or,
     for a checkpoint without it, its dataset's manifest when that is still
     there with the same spec hash)."""
-    from grid_dsl.data.checker import check, stored_sources
-    from grid_dsl.data.dataset import read_manifest
-    from grid_dsl.language.parser import parse
+    from grid_dsl.data.manifest import read_manifest
 
-    sources = data.get("spec_sources")
+    sources = data.spec_sources
     if sources is None:
         try:
-            spec = read_manifest(data["path"])["spec"]
+            spec = read_manifest(data.path).spec
         except UserError:
-            spec = {}
-        sources = spec.get("sources") if spec.get("hash") == data["spec_hash"] else None
+            spec = None
+        sources = spec.sources if spec and spec.hash == data.spec_hash else None
     if not sources:
-        raise UserError(f"{file} stores no spec text and its dataset {data['path']} is gone or recompiled, so the "
+        raise UserError(f"{file} stores no spec text and its dataset {data.path} is gone or recompiled, so the "
                         "context axes of generated text cannot be computed; train the run again")
+    return stored_plan(sources, data.spec_hash, file)
+
+
+def stored_plan(sources: dict[str, str], spec_hash: str, file):
+    """The plan of a spec stored as its sources ({file: text}, root first),
+    checked to be the one with `spec_hash`."""
+    from grid_dsl.data.checker import check, stored_sources
+    from grid_dsl.language.parser import parse
+
     root, text = next(iter(sources.items()))
     plan = check(parse(text, root), load=stored_sources(sources))
-    if plan.spec_hash != data["spec_hash"]:
+    if plan.spec_hash != spec_hash:
         raise UserError(f"the spec stored in {file} reads files that are missing or changed (hash "
-                        f"{plan.spec_hash[:12]}, the run's {data['spec_hash'][:12]}); train the run again")
+                        f"{plan.spec_hash[:12]}, the run's {spec_hash[:12]}); train the run again")
     return plan

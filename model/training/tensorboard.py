@@ -10,7 +10,7 @@ Tags (SCALARS tab), all losses in nats and unweighted except the objective:
 
 A leaky run (an oracle axis) writes its scores under `LEAKY/...` instead
 (LEAKY/bpc_main/val, LEAKY/loss/val/main, LEAKY/train/objective), so its
-curves never share a chart with honest ones (DESIGN.md, "What never
+curves never share a chart with honest ones (docs/design.md, "What never
 happens"). The TEXT tab holds the run's description (`run`: its axes and
 modes, and the leaky label) and periodic samples (`samples`). HPARAMS holds
 the configuration, the axis modes and the final scores; PROJECTOR holds
@@ -66,9 +66,9 @@ class RunLog:
     def sample(self, step: int, text: str) -> None:
         self.text("samples", text, step)
 
-    def describe_run(self, step: int, axes: list[dict]) -> None:
+    def describe_run(self, step: int, axes) -> None:
         lines = [LEAKY_LABEL if self.leaky else "honest: every axis is context or predict"]
-        lines += [f"{a['name']}: {a['mode']} (weight {a['weight']:g}, {'causal' if a['causal'] else 'not causal'})"
+        lines += [f"{a.name}: {a.mode} (weight {a.weight:g}, {'causal' if a.causal else 'not causal'})"
                   for a in axes] or ["no axes: the baseline"]
         self.text("run", "\n".join(lines), step)
 
@@ -91,18 +91,18 @@ class RunLog:
         for summary in hparams_summary(values, {tag: 0.0 for tag in metric_tags}):
             self.writer.file_writer.add_summary(summary)
 
-    def finish(self, step: int, hparams: dict, model, data: dict) -> None:
+    def finish(self, step: int, hparams: dict, model, data) -> None:
         """At the end of a run: HPARAMS (`hparams`, the leaky label and each
         axis's mode beside the final scores) and PROJECTOR (the embeddings).
-        `data` is the checkpoint's data entry (vocabularies, axes)."""
-        axes = data["axes"]
+        `data` is the checkpoint's DataEntry (vocabularies, axes)."""
+        axes = data.axes
         hparams = {**hparams, "leaky": self.leaky, "label": LEAKY_LABEL if self.leaky else "honest"}
-        hparams |= {f"axis/{a['name']}": f"{a['mode']} (weight {a['weight']:g})" for a in axes}
+        hparams |= {f"axis/{a.name}": f"{a.mode} (weight {a.weight:g})" for a in axes}
         tags = [self.score_tag(t) for t in ("bpc_main/val", "bpc_joint/val", "loss/val/main")]
-        tags += [self.score_tag(f"loss/val/{a['name']}") for a in axes if a["mode"] == "predict"]
+        tags += [self.score_tag(f"loss/val/{a.name}") for a in axes if a.mode == "predict"]
         self.hparams(hparams, tags + ["train/tokens_per_s"])
-        vocabs = {a["name"]: a["vocab"] for a in axes}
-        self.embeddings(step, embedding_tables(model, data["main_vocab"], vocabs))
+        vocabs = {a.name: a.vocab for a in axes}
+        self.embeddings(step, embedding_tables(model, data.main_vocab, vocabs))
 
     def flush(self) -> None:
         self.writer.flush()
@@ -140,12 +140,13 @@ def embedding_tables(model, main_vocab: list, axis_vocabs: dict) -> list[tuple[s
 # ------------------------------------------------------------------ samples
 
 
-def grid_sample_fn(ds, axes: list[dict], chars: int = 240, prompt_length: int = 16, seed: int = 0, width: int = 100):
+def grid_sample_fn(ds, axes, chars: int = 240, prompt_length: int = 16, seed: int = 0, width: int = 100):
     """A `sample_fn(model) -> str` for train(): `chars` positions sampled
     (temperature 1, fixed seed) after the first `prompt_length` positions of
     the val split, drawn as a grid: the text and one row per axis. Predict
     axes are sampled with the text; context and oracle axes are computed
-    from it by the dataset's spec, as `multigrid sample` does."""
+    from it by the dataset's spec, as `multigrid sample` does. `axes`: the
+    model's (ModelAxis, or the manifest's AxisEntry)."""
     import numpy as np
 
     from grid_dsl.data.render import render_text
@@ -154,14 +155,14 @@ def grid_sample_fn(ds, axes: list[dict], chars: int = 240, prompt_length: int = 
     from model.training.context import SampleGrid, context_labels, spec_plan
     from model.network.generate import generate
 
-    computed = [a["name"] for a in axes if a["mode"] != "predict"]
+    computed = [a.name for a in axes if a.mode != "predict"]
     context_fn = None
     if computed:
-        data = checkpoint.data_entry(ds, [a["name"] for a in axes])
+        data = checkpoint.data_entry(ds, [a.name for a in axes])
         context_fn = context_labels(spec_plan(data, ds.path), data, computed)
     prompt = torch.from_numpy(np.asarray(ds.main("val")[:prompt_length], dtype=np.int64))
-    prompt_axes = {a["name"]: torch.from_numpy(np.asarray(ds.axis("val", a["name"])[: prompt_length + 1], dtype=np.int64))
-                   for a in axes if a["mode"] == "predict"}
+    prompt_axes = {a.name: torch.from_numpy(np.asarray(ds.axis("val", a.name)[: prompt_length + 1], dtype=np.int64))
+                   for a in axes if a.mode == "predict"}
 
     def sample(model) -> str:
         out = generate(model, prompt, chars, prompt_axes=prompt_axes, context_fn=context_fn, seed=seed)
@@ -169,7 +170,7 @@ def grid_sample_fn(ds, axes: list[dict], chars: int = 240, prompt_length: int = 
         if ds.unit != "chars":  # bytes: label rows would not line up with characters
             return ds.decode(ids)
         streams = {name: labels[0].cpu().numpy() for name, labels in out.axes.items()}
-        grid = SampleGrid(ds.decode(ids), streams, {a["name"]: a["vocab"] for a in axes})
+        grid = SampleGrid(ds.decode(ids), streams, {a.name: a.vocab for a in axes})
         return render_text(grid, width=width)
 
     return sample

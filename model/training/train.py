@@ -49,6 +49,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import attrs
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -136,38 +137,38 @@ class Trainer:
         state = checkpoint.load(self.out) if resume else None
         if state is not None:
             self.columns = checkpoint.check_data(state, ds, same_spec=True, file=self.out / checkpoint.LAST)
-            old = state["train_config"]
+            old = state.train_config
             changed = [f"{k} {old[k]!r} -> {getattr(cfg, k)!r}" for k in MODEL_KEYS if old[k] != getattr(cfg, k)]
             if changed:
                 raise UserError(f"--resume cannot change the network's shape ({', '.join(changed)}); "
                                 "start a new run with another --out")
-            if state["step"] >= cfg.max_iters:
-                raise UserError(f"{self.out} has already trained {state['step']} steps (max_iters={cfg.max_iters}); "
-                                f"pass max_iters=N with N > {state['step']} to train on")
-            self.data = {**state["data"], "path": str(ds.path)}
+            if state.step >= cfg.max_iters:
+                raise UserError(f"{self.out} has already trained {state.step} steps (max_iters={cfg.max_iters}); "
+                                f"pass max_iters=N with N > {state.step} to train on")
+            self.data = attrs.evolve(state.data, path=str(ds.path))
         else:
             checkpoint.check_new_run(self.out)
             axes = model_axes(ds, cfg.axes) if init_model is None else initial_axes(init_model, ds, cfg)
-            self.columns = [ds.axis_names.index(a["name"]) for a in axes]
-            self.data = checkpoint.data_entry(ds, [a["name"] for a in axes])
-        self.axes = self.data["axes"]
+            self.columns = [ds.axis_names.index(a.name) for a in axes]
+            self.data = checkpoint.data_entry(ds, [a.name for a in axes])
+        self.axes = self.data.axes
         # The referee before any number exists, so that every number carries its label.
         self.referee = referee_context(ds, self.axes, cfg.prefix_check)
         self.leaky = checkpoint.reads_leaky(self.axes, self.referee)
 
         torch.manual_seed(cfg.seed)
         if state is not None:
-            model = GridTransformer.from_checkpoint({**state, "config": {**state["config"], "dropout": cfg.dropout}})
+            model = state.network(dropout=cfg.dropout)
             for name, p in model.named_parameters():
-                p.requires_grad_(name not in state.get("frozen", ()))
+                p.requires_grad_(name not in state.frozen)
         else:
             model = init_model if init_model is not None else GridTransformer(grid_config(cfg, ds, self.axes))
         self.frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
         self.raw = model.to(device)
         self.optimizer = torch.optim.AdamW(model.param_groups(cfg.weight_decay), lr=cfg.learning_rate,
                                            betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
-        if state is not None and state.get("optimizer"):
-            self.optimizer.load_state_dict(state["optimizer"])
+        if state is not None and state.optimizer:
+            self.optimizer.load_state_dict(state.optimizer)
         bf16 = device.type == "cuda" and cfg.dtype != "float32" and torch.cuda.is_bf16_supported()
         if device.type == "cuda" and cfg.dtype == "bfloat16" and not bf16:
             raise UserError("dtype=bfloat16: this GPU has no bfloat16; use dtype=float32")
@@ -182,15 +183,15 @@ class Trainer:
             self.eval_sets[split] = [(m.to(device), select(a, self.columns).to(device)) for m, a in fixed[rank::world]]
         self.generator = torch.Generator().manual_seed(cfg.seed)
 
-        self.step = self.start_step = state["step"] if state else 0
-        self.tokens = state["tokens"] if state else 0
-        self.seconds = dict(state["seconds"]) if state else {"wall": 0.0, "eval": 0.0}
-        self.best = dict(state["best"]) if state else {"step": None, "bpc_joint": math.inf}
-        self.evaluated_step = state["evaluated_step"] if state else None
-        self.saved_step = state["step"] if state else None
-        self.metrics = dict(state["metrics"]) if state else {}
+        self.step = self.start_step = state.step if state else 0
+        self.tokens = state.tokens if state else 0
+        self.seconds = dict(state.seconds) if state else {"wall": 0.0, "eval": 0.0}
+        self.best = dict(state.best) if state else {"step": None, "bpc_joint": math.inf}
+        self.evaluated_step = state.evaluated_step if state else None
+        self.saved_step = state.step if state else None
+        self.metrics = dict(state.metrics) if state else {}
         if state is not None:
-            rng = state["rng"]
+            rng = state.rng
             torch.set_rng_state(rng["torch"].clone())
             if device.type == "cuda" and rng["cuda"]:
                 torch.cuda.set_rng_state(rng["cuda"][0].clone(), device)
@@ -399,13 +400,14 @@ class Trainer:
             "tokens_per_s": self.tokens / step_seconds if step_seconds > 0 else 0.0,
             "wall_time_s": self.seconds["wall"],
             "parameters": self.raw.num_params(),
-            "axes": [{k: a[k] for k in ("name", "kind", "mode", "weight", "causal")} for a in self.axes],
+            "axes": [{"name": a.name, "kind": a.kind, "mode": a.mode, "weight": a.weight, "causal": a.causal}
+                     for a in self.axes],
             "prefix_checked": self.referee.to_dict() if self.referee else None,
             "best": dict(self.best) if self.best["step"] is not None else None,
             "eval": {"batches": cfg.eval_iters, "batch_size": cfg.batch_size, "block_size": cfg.block_size,
                      "seed": cfg.eval_seed, "positions": val.positions},
             "data": str(self.ds.path),
-            "spec_hash": self.data["spec_hash"],
+            "spec_hash": self.data.spec_hash,
             "processes": self.world,
             "device": str(self.device),
             "config": cfg.to_dict(),
@@ -418,22 +420,21 @@ class Trainer:
         if not self.master:
             return
         cuda = self.device.type == "cuda"
-        state = {
-            "format": checkpoint.FORMAT,
-            **self.raw.checkpoint(),  # "config" (the model's) and "model"
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "tokens": self.tokens,
-            "seconds": dict(self.seconds),
-            "best": dict(self.best),
-            "evaluated_step": self.evaluated_step,
-            "train_config": self.cfg.to_dict(),
-            "data": self.data,
-            "frozen": self.frozen,
-            "rng": {"torch": torch.get_rng_state(), "cuda": [torch.cuda.get_rng_state(self.device)] if cuda else [],
-                    "batches": self.batch_state},
-            "metrics": self.metrics,
-        }
+        state = checkpoint.Checkpoint(
+            **self.raw.checkpoint(),  # config (the model's) and model
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            tokens=self.tokens,
+            seconds=dict(self.seconds),
+            best=dict(self.best),
+            evaluated_step=self.evaluated_step,
+            train_config=self.cfg.to_dict(),
+            data=self.data,
+            frozen=tuple(self.frozen),
+            rng={"torch": torch.get_rng_state(), "cuda": [torch.cuda.get_rng_state(self.device)] if cuda else [],
+                 "batches": self.batch_state},
+            metrics=self.metrics,
+        )
         checkpoint.save(state, self.out / checkpoint.LAST)
         if best:
             checkpoint.save(state, self.out / checkpoint.BEST)
