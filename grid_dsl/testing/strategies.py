@@ -347,8 +347,9 @@ def spec_asts(draw, max_axes: int = 5, feeds: bool = True, nltk: bool = False, c
     """A random valid spec AST (grid_dsl.language.nodes.Spec).
 
     An optional `main`, then 1..max_axes axes of the registered kinds
-    (axes.base.kinds(), those with a strategy here), each reading only axes declared before it, then (if `feeds`)
-    feeds of some of them in modes their causality allows (`context` only
+    (axes.base.kinds(), each with its strategy here), each reading only
+    axes declared before it, then (if `feeds`) feeds of some of them in
+    modes their causality allows (`context` only
     for causal axes, or forced). Labels named by relabel entries and rule
     conditions are real labels of their axis: each axis is checked as it is
     added, so later axes see its true vocabulary, spans and causality.
@@ -365,7 +366,8 @@ def spec_asts(draw, max_axes: int = 5, feeds: bool = True, nltk: bool = False, c
         statements.append(draw(_main()))
     known = _Declared({}, nltk, chunks, tuple(taggers))
     for _ in range(draw(st.integers(1, max_axes))):
-        possible = [kind for kind in kinds().values() if kind in KIND_STRATEGIES and KIND_STRATEGIES[kind][1](known)]
+        possible = [kind for kind in kinds().values()
+                    if kind in KIND_STRATEGIES and KIND_STRATEGIES[kind][1](known)]
         kind = draw(st.sampled_from(possible))
         name = draw(_NAME)
         while name in known.axes:
