@@ -182,7 +182,8 @@ def test_another_format_version_says_which_and_to_recompile(tmp_path, found):
     compile_to(tmp_path / "ds")
     manifest = tmp_path / "ds/manifest.json"
     good = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps({**good, "format": found} if found else {k: v for k, v in good.items() if k != "format"}))
+    edited = {**good, "format": found} if found else {k: v for k, v in good.items() if k != "format"}
+    manifest.write_text(json.dumps(edited))
     with pytest.raises(UserError, match=rf"manifest.json: not a dataset this version of multigrid reads \(format "
                                         rf"{found!r}, this version of multigrid reads '{FORMAT}'\); {RECOMPILE}"):
         Dataset.open(tmp_path / "ds")

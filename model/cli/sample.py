@@ -206,7 +206,9 @@ def run_expand(args) -> int:
     grown = expand(net, [AxisSpec.of(a) for a in new], freeze=args.freeze)
     names = [a.name for a in grown.config.axes]
     config = config.replace(axes=",".join(names))
-    sample_fn = grid_sample_fn(ds, [ds.manifest.axis(n) for n in names], seed=config.seed) if config.sample_interval else None
+    sample_fn = None
+    if config.sample_interval:
+        sample_fn = grid_sample_fn(ds, [ds.manifest.axis(n) for n in names], seed=config.seed)
     metrics = train(ds, args.out, config, sample_fn=sample_fn, init_model=grown)
     print(f"expanded {file} ({', '.join(have) or 'no axes'}) by {', '.join(a.name for a in new)}"
           + (", backbone frozen" if args.freeze else ""))

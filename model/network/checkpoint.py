@@ -227,8 +227,9 @@ def check_data(state: Checkpoint, ds, *, same_spec: bool, file: str | Path = "th
                         f"than {file} (hash {data.spec_hash[:12]}, dataset {data.path}); resume on a dataset "
                         "compiled from the run's spec, or train a new run")
     if data.unit != ds.unit or list(data.main_vocab) != list(ds.main_vocab):
-        raise UserError(f"the main vocabulary of dataset {ds.path} ({ds.unit}, {len(ds.main_vocab)} symbols) differs from "
-                        f"{file}'s ({data.unit}, {len(data.main_vocab)} symbols{vocab_difference(data.main_vocab, ds.main_vocab)}): "
+        difference = vocab_difference(data.main_vocab, ds.main_vocab)
+        raise UserError(f"the main vocabulary of dataset {ds.path} ({ds.unit}, {len(ds.main_vocab)} symbols) differs "
+                        f"from {file}'s ({data.unit}, {len(data.main_vocab)} symbols{difference}): "
                         "its ids would mean other characters; use the dataset the run was trained on")
     names = ds.axis_names
     columns = []
