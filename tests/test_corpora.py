@@ -375,7 +375,7 @@ def test_paths_and_names_that_do_not_exist(tmp_path):
     with pytest.raises(UserError, match=r"corpus not found: no file or folder .*/no/such/dir/a.txt$"):
         open_corpus(tmp_path / "no" / "such" / "dir" / "a.txt")
     with pytest.raises(UserError, match=r"unknown corpus 'grim': no such file or folder, and not a built-in corpus "
-                                        r"\(andersen, grimm, tinyshakespeare, synthetic\); did you mean 'grimm'\?"):
+                                        r"\(andersen, grimm, tinyshakespeare, synthetic, addition, multiplication, dyck\); did you mean 'grimm'\?"):
         open_corpus("grim")
     with pytest.raises(UserError, match=r"unknown corpus 'zzz'.*synthetic\)$"):
         open_corpus("zzz")
