@@ -377,7 +377,7 @@ def test_paths_and_names_that_do_not_exist(tmp_path):
     with pytest.raises(UserError, match=r"unknown corpus 'grim': no such file or folder, and not a built-in corpus "
                                         r"\(andersen, grimm, tinyshakespeare, synthetic, addition, multiplication, dyck\); did you mean 'grimm'\?"):
         open_corpus("grim")
-    with pytest.raises(UserError, match=r"unknown corpus 'zzz'.*synthetic\)$"):
+    with pytest.raises(UserError, match=r"unknown corpus 'zzz'.*synthetic, addition, multiplication, dyck\)$"):
         open_corpus("zzz")
 
 
