@@ -157,6 +157,36 @@ class AxisTest:
         return shifted(np.isin(inputs[self.axis].ids, self.ids) != self.negated, self.offset)
 
 
+NUMBER_LABEL = regex.compile(r"\d+(?:-\d+|\+)?")  # "3", "4-7", "16+": the labels of views, count, since
+
+
+def label_numbers(labels: tuple[str, ...]) -> tuple[int | None, ...] | None:
+    """Each label's least value (None for a label that is not a number), when
+    the labels are numbers or buckets of numbers, as those of position,
+    count, since and nesting are (nesting's `unbalanced` is not a number)."""
+    numbers = tuple(int(label.split("-")[0].rstrip("+")) if NUMBER_LABEL.fullmatch(label) else None for label in labels)
+    return numbers if sum(n is not None for n in numbers) > len(numbers) // 2 else None
+
+
+@attrs.frozen(eq=False)
+class NumberTest:
+    """axis[offset]'s label read as a number (a bucket by its least value) OP
+    value; false where the axis has no label."""
+
+    axis: str
+    offset: int
+    numbers: tuple[int | None, ...]  # label_numbers of the axis's labels
+    op: str
+    value: int
+    lookahead: Lookahead
+
+    def mask(self, doc, inputs) -> np.ndarray:
+        ids = inputs[self.axis].ids
+        has_number = np.array((False,) + tuple(n is not None for n in self.numbers))
+        table = np.array((0,) + tuple(n or 0 for n in self.numbers), dtype=np.int64)
+        return shifted(has_number[ids] & COMPARISONS[self.op](table[ids], self.value), self.offset)
+
+
 @attrs.frozen(eq=False)
 class ViewTest:
     """view(group) OP value, false outside the group's spans."""

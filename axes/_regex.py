@@ -130,3 +130,12 @@ def max_width(source: str) -> int | None:
         return None
     low, high = parsed.getwidth()
     return None if high >= sre_constants.MAXREPEAT or high >= 2**31 - 1 else high
+
+
+def literals_never_extend(literals: list[str], ignore_case: bool) -> bool:
+    """No literal occurs inside another one with text after it. Then a match
+    ending at e is taken from text[:e+1] exactly as from the whole text: the
+    only match that could pre-empt it from the left would have to contain it
+    and run past e."""
+    forms = [str.lower, str.casefold] if ignore_case else [str]
+    return not any(a in b[:-1] for form in forms for a in map(form, literals) for b in map(form, literals))

@@ -97,7 +97,7 @@ from axes.base import (
     paint_bio,
 )
 from axes._lexicon_scan import Alternation, lexicon_matches
-from axes._regex import _items, _parsed, regex_timeout, timed, word_confined
+from axes._regex import _items, _parsed, literals_never_extend, regex_timeout, timed, word_confined
 
 ENCODINGS = ("span", "bio", "end", "after")
 CACHE_LIMIT = 1 << 18  # distinct words whose matches an axis remembers
@@ -247,15 +247,6 @@ def _needed_text(pattern, ignore_case: bool) -> tuple[str, bool] | None:
     return longest, bool(parsed.state.flags & re.IGNORECASE)
 
 
-def _literals_never_extend(literals: list[str], ignore_case: bool) -> bool:
-    """No literal occurs inside another one with text after it. Then a match
-    ending at e is taken from text[:e+1] exactly as from the whole text: the
-    only match that could pre-empt it from the left would have to contain it
-    and run past e."""
-    forms = [str.lower, str.casefold] if ignore_case else [str]
-    return not any(a in b[:-1] for form in forms for a in map(form, literals) for b in map(form, literals))
-
-
 def _span_facts(has_patterns: bool, confined: bool, whole_word: bool, literals: list[str] | None,
                 ignore_case: bool) -> tuple[Lookahead, Lookahead]:
     """Where a match starts and which characters it holds (span_start), and
@@ -267,7 +258,7 @@ def _span_facts(has_patterns: bool, confined: bool, whole_word: bool, literals: 
         word = Lookahead("span", segment="word",
                          note="a lexicon match inside a word is known once the word and the character after it are seen")
         return word, after_match if whole_word else word
-    if literals is not None and _literals_never_extend(literals, ignore_case):
+    if literals is not None and literals_never_extend(literals, ignore_case):
         longest = max(map(len, literals))
         return Lookahead("chars", longest, note=f"a match of up to {longest} characters is known after its end"), after_match
     unknown = Lookahead("unbounded", note="a lexicon pattern that can match outside a word lets a match depend on any later text")

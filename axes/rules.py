@@ -104,9 +104,11 @@ from axes._conditions import (
     CharTest,
     Junction,
     Negation,
+    NumberTest,
     ViewTest,
     WindowTest,
     combined,
+    label_numbers,
 )
 from axes.base import CAUSAL, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
 
@@ -271,6 +273,12 @@ class _Compiler:
         axis = self.ctx.axis(subject.axis)
         offset = subject.offset.value if subject.offset else 0
         op, operand = test.op, test.operand
+        numbers = label_numbers(axis.labels)
+        if numbers is not None and op in COMPARISONS and isinstance(operand, nodes.Num):
+            if not isinstance(operand.value, int):
+                self.ctx.error(operand.loc, f"`{_subject_text(subject)}` is compared with a whole number, not {_operand_text(operand)}")
+                return None
+            return NumberTest(axis.name, offset, numbers, op, operand.value, _shifted_lookahead(axis, offset))
         if op in ("==", "!="):
             items = [operand]
         elif op == "in" and isinstance(operand, nodes.ListValue):
@@ -281,6 +289,10 @@ class _Compiler:
         elif op == "in":
             self.ctx.error(operand.loc, f"`in` takes a [list] of labels of '{axis.name}', not {_operand_text(operand)}",
                            f"write {axis.name} in [{_operand_text(operand)}]")
+            return None
+        elif numbers is not None:
+            self.ctx.error(operand.loc, f"`{_subject_text(subject)}` is compared with a whole number, not {_operand_text(operand)}",
+                           f"its labels are numbers: write e.g. `{_subject_text(subject)} {op} 2`")
             return None
         else:
             self.wrong_operator(test, "==, != or in [labels]",

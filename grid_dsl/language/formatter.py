@@ -299,6 +299,26 @@ def _view(node: nodes.ViewDecl) -> str:
     return f"{node.view} {node.name} = {node.group.name}{options(node.options)}"
 
 
+@statement_head.register
+def _state(node: nodes.StateDecl) -> str:
+    return f"{node.operator} {node.name} = {node.source.name}{_within(node.within)}{options(node.options)}"
+
+
+@statement_head.register
+def _nesting(node: nodes.NestingDecl) -> str:
+    return f"nesting {node.name}{options(node.options)} {{"
+
+
+@block_entries.register
+def _nesting_entries(node: nodes.NestingDecl) -> tuple:
+    return node.delimiters
+
+
+@entry.register
+def _delimiter(node: nodes.Delimiter) -> str:
+    return value(node.opening) + ("" if node.closing is None else f" .. {value(node.closing)}")
+
+
 # `main`/`include` first, then axes, then `feed`s (a blank line between sections).
 _SECTIONS = {nodes.MainDecl: "head", nodes.Include: "head", nodes.Feed: "feed"}
 

@@ -372,6 +372,37 @@ class ViewDecl(AxisDecl):
     loc: Loc | None = _loc()
 
 
+@axis_kind("state")
+class StateDecl(AxisDecl):
+    """latest / first / count / since over another axis, reset at each span of `within`."""
+
+    operator: str
+    name: str
+    source: Ref
+    within: Ref | None = None
+    options: Options | None = None
+    loc: Loc | None = _loc()
+
+
+@node("delimiter")
+class Delimiter:
+    """An opening pattern and its closing one; with no closing, one pattern that toggles."""
+
+    opening: Str | Regex
+    closing: Str | Regex | None = None
+    loc: Loc | None = _loc()
+
+
+@axis_kind("nesting")
+class NestingDecl(AxisDecl):
+    """Depth inside delimiters read left to right (quotes, brackets, parentheses)."""
+
+    name: str
+    options: Options | None
+    delimiters: tuple[Delimiter, ...]
+    loc: Loc | None = _loc()
+
+
 # ------------------------------------------------------------------- spec
 
 

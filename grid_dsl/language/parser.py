@@ -33,7 +33,6 @@ _TERMINAL_NAMES = {
     "NUMBER": "a number",
     "OPERATOR": "an operator (== != < <= > >= in is ~)",
     "SEGMENTER": "a segmenter (words tokens sentences paragraphs lines matches split)",
-    "VIEW": "position, index or depth",
     "$END": "end of file",
 }
 
@@ -132,7 +131,9 @@ class ToAst(Transformer):
     def NAME(self, tok: Token) -> str:
         return str(tok)
 
-    SEGMENTER = VIEW = OPERATOR = NAME
+    def __default_token__(self, tok: Token) -> str:
+        """Keyword terminals (SEGMENTER, VIEW, STATE, OPERATOR, ...) become their text."""
+        return str(tok)
 
     # ---- rules
     def start(self, children):
@@ -158,12 +159,18 @@ class _TokenError(Exception):
         self.token, self.message = token, message
 
 
+_KEYWORD_SET = re.compile(r"(?:\(\?:)?\w+(?:\|\w+)+\)?")
+
+
 def _describe_expected(names) -> str:
     shown = []
     terminals = {t.name: t for t in _lark().terminals}
     for name in sorted(names):
         if name in _TERMINAL_NAMES:
             shown.append(_TERMINAL_NAMES[name])
+        elif name in terminals and _KEYWORD_SET.fullmatch(terminals[name].pattern.value):
+            words = re.findall(r"\w+", terminals[name].pattern.value)  # a set of keywords: VIEW, STATE
+            shown.append(", ".join(words[:-1]) + f" or {words[-1]}")
         elif name in terminals and terminals[name].pattern.type == "str":
             shown.append(f'"{terminals[name].pattern.value}"')
         else:

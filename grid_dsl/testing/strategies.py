@@ -163,6 +163,48 @@ def _view(known: _Declared, name: str):
                      _options(("max", st.integers(1, 12).map(nodes.Num))))
 
 
+def _state(known: _Declared, name: str):
+    """latest/first of any axis, count/since of any axis, optionally within a grouping."""
+
+    @st.composite
+    def build(draw):
+        op = draw(st.sampled_from(("latest", "first", "count", "since")))
+        source = nodes.Ref(draw(st.sampled_from(known.names())))
+        spans = known.names(spans=True)
+        within = draw(st.none() | st.sampled_from(spans).map(nodes.Ref)) if spans else None
+        pairs = []
+        if op in ("count", "since"):
+            pairs = [("max", st.integers(1, 40).map(nodes.Num)), ("scale", _name_choice("linear", "log"))]
+        if op == "since":
+            pairs.append(("from", _name_choice("start", "end")))
+        return nodes.StateDecl(op, name, source, within, draw(_options(*pairs)) if pairs else None)
+
+    return build()
+
+
+_DELIMITERS = ("(", ")", "[", "]", "\"", "“", "”", "«", "»", "<<", ">>", "'", "--")
+
+
+def _nesting(known: _Declared, name: str):
+    """Distinct literal delimiters (pairs and toggles), sometimes a regex one."""
+
+    @st.composite
+    def build(draw):
+        strings = draw(st.lists(st.sampled_from(_DELIMITERS), min_size=1, max_size=6, unique=True))
+        patterns = [nodes.Str(x) for x in strings]
+        if draw(st.booleans()):
+            patterns.append(nodes.Regex(draw(st.sampled_from((r"\{", r"\}", r"\.\.\.", r"[|]"))), ""))
+        delimiters, i = [], 0
+        while i < len(patterns):
+            pair = i + 1 < len(patterns) and draw(st.booleans())
+            delimiters.append(nodes.Delimiter(patterns[i], patterns[i + 1] if pair else None))
+            i += 2 if pair else 1
+        opts = draw(_options(("max", st.integers(1, 12).map(nodes.Num)), ("inside", _flag())))
+        return nodes.NestingDecl(name, opts, tuple(delimiters))
+
+    return build()
+
+
 def _lexicon(known: _Declared, name: str):
     """Literal and regex patterns, each used once, mapped to labels, with
     any of the lexicon's options."""
@@ -308,6 +350,8 @@ KIND_STRATEGIES = {
     nodes.ProductDecl: (_product, lambda known: bool(known.names(max_vocab=8))),
     nodes.LagDecl: (_lag, lambda known: bool(known.axes)),
     nodes.ViewDecl: (_view, lambda known: bool(known.names(spans=True))),
+    nodes.StateDecl: (_state, lambda known: bool(known.axes)),
+    nodes.NestingDecl: (_nesting, lambda known: True),
     nodes.ChunksDecl: (_chunks, lambda known: known.chunks and bool(known.names(spans=True))),
     nodes.PosDecl: (_pos, lambda known: known.nltk),
     nodes.TaggerDecl: (_tagger, lambda known: bool(known.taggers)),
