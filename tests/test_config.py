@@ -106,3 +106,17 @@ def test_cli_reports_an_unknown_key_with_exit_2_and_writes_nothing(tmp_path, cap
     assert "multigrid: error: override 'n_layr=2': unknown key 'n_layr'; did you mean 'n_layer'?" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_steps_is_the_step_budget_and_cannot_be_given_twice(tmp_path, capsys):
+    import argparse
+
+    from model.network.config import overrides_of
+
+    assert overrides_of(argparse.Namespace(overrides=["n_layer=2"], steps=7)) == ["n_layer=2", "max_iters=7"]
+    assert overrides_of(argparse.Namespace(overrides=["max_iters=3"], steps=None)) == ["max_iters=3"]
+    code = main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "5", "max_iters=4"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--steps 5 and max_iters=... both set the step budget; give one of them" in err
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "0"]) == 2
+    assert "--steps: must be at least 1, got 0" in capsys.readouterr().err

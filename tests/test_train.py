@@ -98,9 +98,10 @@ def test_train_and_eval_commands(data, tmp_path, capsys):
 def test_oracle_runs_are_labelled_leaky_everywhere(tmp_path, capsys):
     data = compile_dataset(tmp_path / "oracle", ORACLE_SPEC, stories=6)
     run = tmp_path / "run"
-    assert main(["train", "--data", str(data.path), "--out", str(run), *TINY_ARGS, "max_iters=2", "eval_interval=2"]) == 0
+    assert main(["train", "--data", str(data.path), "--out", str(run), "--steps", "2", *TINY_ARGS, "eval_interval=2"]) == 0
     out = capsys.readouterr().out
     m = json.loads((run / "metrics.json").read_text())
+    assert m["step"] == 2  # --steps N is max_iters=N
     assert m["leaky"] is True and m["label"] == "LEAKY — not an LM score"
     assert f"bpc_joint {m['bpc_joint']:.4f}  [LEAKY — not an LM score]" in out
     assert main(["eval", str(run), "--data", str(data.path)]) == 0

@@ -81,7 +81,7 @@ def add_commands(commands) -> None:
     grow.add_argument("--data", required=True, metavar="DIR", help="a dataset compiled from NEW.axes")
     grow.add_argument("--out", required=True, metavar="RUN2", help="the new run directory")
     grow.add_argument("--freeze", action="store_true", help="train only the axis parameters")
-    add_overrides(grow, "config overrides, e.g. max_iters=500")
+    add_overrides(grow, "config overrides, e.g. n_layer=2", steps=True)
     grow.set_defaults(run=run_expand)
 
 
@@ -176,7 +176,7 @@ def run_expand(args) -> int:
 
     from model.network import checkpoint
     from model.cli.train import summary_lines
-    from model.network.config import SHAPE_KEYS, TrainConfig
+    from model.network.config import SHAPE_KEYS, TrainConfig, overrides_of
     from model.network.transformer import AxisSpec, GridConfig, expand
     from model.training.tensorboard import grid_sample_fn
     from model.network.model_axes import model_axes
@@ -190,7 +190,7 @@ def run_expand(args) -> int:
     ds.check_spec(plan)
     checkpoint.check_new_run(Path(args.out))
     old = state.train_config
-    config = TrainConfig.load(None, args.overrides, base={**old, "axes": "fed"})
+    config = TrainConfig.load(None, overrides_of(args), base={**old, "axes": "fed"})
     changed = [f"{k} {old[k]!r} -> {getattr(config, k)!r}" for k in SHAPE_KEYS if old[k] != getattr(config, k)]
     if changed:
         raise UserError(f"expand keeps the network of {file} ({', '.join(changed)}); drop those overrides")

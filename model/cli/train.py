@@ -40,7 +40,7 @@ def add_commands(commands) -> None:
     train_cmd = commands.add_parser(
         "train", help="train a grid transformer on a compiled dataset",
         description="Train a grid transformer. Configuration keys are written key=value after the\n"
-                    "options (e.g. max_iters=500 n_layer=2); they override a --config file, which\n"
+                    "options (e.g. n_layer=2; --steps N is max_iters=N); they override a --config file, which\n"
                     "overrides the defaults.",
         epilog="configuration keys (key=default  meaning):\n" + TrainConfig.keys_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,7 +49,7 @@ def add_commands(commands) -> None:
     train_cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys")
     train_cmd.add_argument("--max-time", type=argtypes.seconds, metavar="SECONDS", help="wall-clock budget of the loop")
     train_cmd.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
-    add_overrides(train_cmd, "config overrides, e.g. n_layer=2")
+    add_overrides(train_cmd, "config overrides, e.g. n_layer=2", steps=True)
     train_cmd.set_defaults(run=run_train)
 
     eval_cmd = commands.add_parser("eval", help="score a run on every position of a split")
@@ -72,13 +72,13 @@ def run_train(args) -> int:
     from grid_dsl.data.dataset import Dataset
 
     from model.network import checkpoint
-    from model.network.config import TrainConfig
+    from model.network.config import TrainConfig, overrides_of
     from model.training.tensorboard import grid_sample_fn
     from model.network.model_axes import model_axes
     from model.training.train import train
 
     state = checkpoint.load(args.out) if args.resume else None  # memory-mapped: reading it again in train() is cheap
-    config = TrainConfig.load(args.config, args.overrides, base=state.train_config if state else None)
+    config = TrainConfig.load(args.config, overrides_of(args), base=state.train_config if state else None)
     ds = Dataset.open(args.data)
     sample_fn = None
     if config.sample_interval:
