@@ -330,12 +330,16 @@ def test_run_proposers_skips_crashes_and_failed_candidates_and_logs_why(net, dat
 def test_the_base_spec_inlines_includes(tmp_path):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "shape.axes").write_text("tagger shape = char_class (labels=[UPPER])\n")
-    (tmp_path / "root.axes").write_text('main chars\ninclude "lib/shape.axes"  # the classes\nfeed shape as context\n')
+    (tmp_path / "lib" / "words.axes").write_text("group w = words\n")
+    # an include sharing its line with a statement, and one followed by a comment: both kept
+    (tmp_path / "root.axes").write_text('main chars\ninclude "lib/shape.axes"  # the classes\n'
+                                        'include "lib/words.axes" position p = w\nfeed shape as context\n')
     plan = check(parse((tmp_path / "root.axes").read_text(), str(tmp_path / "root.axes")))
     compile_corpus(plan, synthetic_corpus(stories=2, seed=0), tmp_path / "data", val_fraction=0.5)
     text = base_spec_text(Dataset.open(tmp_path / "data"))
-    assert text == "main chars\ntagger shape = char_class (labels=[UPPER])\nfeed shape as context\n"
-    assert check(parse(text)).names == ("shape",)
+    assert "include" not in text and check(parse(text)).names == ("shape", "w", "p")
+    assert format_text(text) == ("main chars\n\ntagger shape = char_class (labels=[UPPER])  # the classes\n"
+                                 "group w = words\nposition p = w\n\nfeed shape as context\n")
 
 
 def test_features_are_the_rule_conditions_at_the_sampled_positions(net, data):

@@ -283,20 +283,26 @@ def base_spec_text(ds) -> str:
 
 
 def _inline(file: str, text: str, sources: dict, chain: tuple) -> str:
+    """`text` with each include statement replaced, over its exact extent
+    (a statement sharing its line stays), by the included file's text, found
+    through the stored sources as `check` finds it (StoredSources)."""
     spec = parse(text, file)
     includes = [s for s in spec.statements if isinstance(s, nodes.Include)]
     if not includes:
         return text
     here = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
-    lines = text.splitlines(keepends=True)
-    for include in reversed(includes):  # from the end, so earlier line numbers stay valid
+    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    for include in reversed(includes):  # from the end, so earlier offsets stay valid
         path = StoredSources(sources).name_of((here / include.path.value).resolve())  # compiled elsewhere too
         if path is None or path in chain:
             raise UserError(f"the dataset's spec includes {include.path.value!r}, whose text its manifest "
                             "does not keep; compile the dataset again")
         body = _inline(path, sources[path], sources, chain + (path,))
-        lines[include.loc.line - 1 : include.loc.end_line] = [body if body.endswith("\n") else body + "\n"]
-    return "".join(lines)
+        loc = include.loc
+        start = line_starts[loc.line - 1] + loc.column - 1
+        end = line_starts[loc.end_line - 1] + loc.end_column - 1
+        text = f"{text[:start]}\n{body.rstrip()}{text[end:]}"  # what followed the include follows the body
+    return text
 
 
 def assemble(base_text: str, header: list[str], declarations: list[str], comment: list[str], name: str) -> str:
