@@ -7,9 +7,10 @@
 
 A window-bound model cannot know what happened outside its window; a pass
 over the whole document can. Each operator reads another axis X and, with
-`within G`, starts afresh at every span start of grouping G (before X's
-first label there, `latest` and `first` show no label; `count` is 0;
-`since` shows no label).
+`within G`, starts afresh at every span start of G (for an axis without
+spans, such as a rules axis marking paragraph starts, wherever a run of one
+of its labels starts): before X's first label there, `latest` and `first`
+show no label, `count` is 0 and `since` shows no label.
 
 `latest` and `first` take X's vocabulary. `count` counts span starts of X
 (for an axis without spans, starts of runs of one label), the span holding
@@ -65,10 +66,14 @@ class StateAxis(Axis):
         """Labels are numbers (rules conditions compare them as such)."""
         return self.operator in NUMERIC
 
+    def _starts(self, stream: Stream) -> np.ndarray:
+        """Where `within` starts afresh: its span starts, or the starts of its label runs."""
+        return stream.spans.start if stream.spans is not None else _state.run_bounds(stream.ids)[0]
+
     def compute(self, doc, inputs) -> Stream:
         source = inputs[self.source]
         n = len(doc)
-        resets = _state.reset_marks(n, inputs[self.within].spans.start if self.within else None)
+        resets = _state.reset_marks(n, self._starts(inputs[self.within]) if self.within else None)
         if self.operator == "latest":
             return Stream(_state.latest_ids(source.ids, resets))
         if self.operator == "first":
@@ -104,10 +109,6 @@ def build_state(node: StateDecl, ctx) -> StateAxis | None:
     opts = ctx.options(node.options, schema)
     if opts is None or source is None or (node.within and within is None):
         return None
-    if within is not None and not within.has_spans:
-        ctx.error(node.within.loc, f"'{within.name}' has no spans to start afresh at",
-                  "`within` takes a grouping (group/chunks), a tagger, a lexicon or an annotation axis")
-        return None
     since_end = opts.get("from") == "end"
     if op in ("latest", "first"):
         reads, labels = source.lookahead, source.labels
@@ -118,7 +119,9 @@ def build_state(node: StateDecl, ctx) -> StateAxis | None:
             reads = source.lookahead  # runs of a label: a run's start and end show in the labels themselves
         maker = _state.log_labels if opts["scale"] == "log" else _state.linear_labels
         labels = maker(opts["max"])
-    lookahead = reads.combine(within.span_start) if within is not None else reads
+    if within is not None:  # starts afresh at its span starts, or where a run of one of its labels starts
+        reads = reads.combine(within.span_start if within.has_spans else within.lookahead)
+    lookahead = reads
     return StateAxis(
         name=node.name, labels=labels, lookahead=lookahead,
         inputs=(source.name,) + ((within.name,) if within is not None else ()),

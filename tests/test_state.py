@@ -44,6 +44,15 @@ def test_first_holds_the_first_label_of_each_span():
     assert runs(labels(spec, TEXT, "para_hero")) == [("_", 8), ("KING", 24), ("_", 8), ("KING", 20)]
 
 
+def test_within_an_axis_without_spans_starts_afresh_where_its_label_runs_start():
+    spec = LEXICON + 'rules para { when char[-1] == "\\n" and char[-2] == "\\n" -> P }\n' \
+                     "latest last = who within para\ncount n = para\n"
+    got = labels(spec, TEXT, "last")
+    assert got[31] == "WITCH" and got[32:40] == ["_"] * 8 and got[40] == "KING"  # the paragraph at 32 starts afresh
+    assert labels(spec, TEXT, "n")[31:33] == ["0", "1"]
+    assert loads_spec(spec).axis("last").causal
+
+
 def test_count_numbers_spans_and_label_runs():
     spec = "group w = words\ngroup lines = lines\ncount word_no = w (max=4)\ncount words_in_line = w within lines\n" \
            "rules cap { when char is upper -> UP }\ncount caps = cap\n"
@@ -132,7 +141,7 @@ def test_rules_compare_numeric_labels_as_numbers():
     ("group w = words\nlatest c = w (max=3)\n", (2, 15), "unknown option 'max'"),
     ("group w = words\nsince c = w (from=middle)\n", (2, 19), "option 'from': expected one of start, end"),
     ("rules r { when char is upper -> U }\nfirst c = nope\n", (2, 11), "unknown axis 'nope'"),
-    ("rules r { when char is upper -> U }\nlatest c = r within r\n", (2, 21), "'r' has no spans to start afresh at"),
+    ("group w = words\nlatest c = w within nope\n", (2, 21), "unknown axis 'nope'"),
     ("nesting n { }\n", (1, 1), "nesting 'n' has no delimiters"),
     ('nesting n { "(" .. ")"  "(" }\n', (1, 25), "delimiter '(' is listed twice"),
     ('nesting n { "" }\n', (1, 13), "an empty delimiter never matches"),
