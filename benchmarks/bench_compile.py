@@ -49,7 +49,7 @@ from peak_rss import run_measured  # noqa: E402
 
 GRIMM = SHARED / "corpora" / "grimms_fairy_tales.txt"
 FAIRY_SPEC = ROOT / "examples" / "fairy_tales.axes"
-DEMO_SPEC = ROOT / "grid_dsl" / "demo.axes"
+DEMO_SPEC = ROOT / "grid_dsl" / "data" / "demo.axes"
 SPEEDUP_TARGET = 0.65  # 2-worker time / 1-worker time
 RSS_TARGET_MB = 1000.0
 REPEATS = 3

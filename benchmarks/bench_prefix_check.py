@@ -31,7 +31,7 @@ if (SHARED / "nltk_data").is_dir():
 
 GRIMM = SHARED / "corpora" / "grimms_fairy_tales.txt"
 FAIRY_SPEC = ROOT / "examples" / "fairy_tales.axes"
-DEMO_SPEC = ROOT / "grid_dsl" / "demo.axes"
+DEMO_SPEC = ROOT / "grid_dsl" / "data" / "demo.axes"
 TARGET = 1.25
 REPEATS = 3
 

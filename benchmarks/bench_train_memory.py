@@ -34,7 +34,7 @@ os.environ.setdefault("MULTIGRID_NO_DOWNLOAD", "1")  # a benchmark never downloa
 
 from peak_rss import run_measured  # noqa: E402
 
-DEMO_SPEC = ROOT / "grid_dsl" / "demo.axes"
+DEMO_SPEC = ROOT / "grid_dsl" / "data" / "demo.axes"
 STORIES = 300  # about 0.8 MB of synthetic tales: plenty of windows for a few hundred steps
 FUSIONS = ("sum", "concat", "cross")
 

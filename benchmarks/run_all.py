@@ -21,6 +21,8 @@ The benchmarks, by the names --only takes, in the order they run:
     workers         compiling Grimm with 2 workers against 1 (target <= 0.65x) [bench_compile.py]
     prefix_check    compiling Grimm with examples/fairy_tales.axes with the compile-time prefix
                     check against without it (target <= 1.25x) [bench_prefix_check.py]
+    state           MB/s of each long-range operator (latest, first, count, since, nesting)
+                    over Grimm, its inputs compiled once (target >= 20) [bench_state.py]
     compile_memory  peak RSS compiling a 200 MB synthetic corpus with lexicon, grouping,
                     derived and annotation axes, 1 and 2 workers (target <= 1 GB)
                     [bench_compile.py]
@@ -136,6 +138,16 @@ def bench_prefix_check(quick: bool) -> list[dict]:
                 target=r["target"]) for r in bench_prefix_check.rows(repeats=1 if quick else 3, quick=quick)]
 
 
+def bench_state(quick: bool) -> list[dict]:
+    import bench_state
+
+    text = bench_state.grimm()
+    note = " (--quick: a quarter of Grimm)" if quick else ""
+    text = text[: len(text) // 4] if quick else text
+    return [row(r["name"] + note, r["value"], "MB/s", target=r["target"], sense=">=", on="value")
+            for r in bench_state.rows(text, repeats=1 if quick else bench_state.REPEATS)]
+
+
 def bench_compile_memory(quick: bool) -> list[dict]:
     import bench_compile
 
@@ -165,6 +177,7 @@ BENCHES = {  # name -> function(quick) -> rows, in the order they run
     "pos": bench_pos,
     "workers": bench_workers,
     "prefix_check": bench_prefix_check,
+    "state": bench_state,
     "compile_memory": bench_compile_memory,
     "train_memory": bench_train_memory,
 }
