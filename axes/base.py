@@ -206,6 +206,11 @@ class Axis(abc.ABC):
     # Unbounded unless the kind proves better (SPAN_FACTS_CAUSAL below).
     span_start: Lookahead = attrs.field(default=None)
     span_end: Lookahead = attrs.field(default=None)
+    # A training-time augmentation (views' `train_offset=K`): each training
+    # window adds one random 0..K to the axis's non-empty ids (capped at its
+    # last label), so labels beyond the training texts' get trained; scoring
+    # and sampling add nothing. Constant over a window: it reveals no text.
+    train_offset: int = 0
 
     def __attrs_post_init__(self):
         unknown = Lookahead("unbounded", note=f"the spans of '{self.name}' may depend on later text")

@@ -6,6 +6,14 @@
 
 Values at or above `max` share the label "max+"; characters outside every
 span have no label. For nested spans the innermost one counts.
+
+    position digit = num (max=40, train_offset=30)   # Abacus-style digit positions, trained up to 39
+
+`train_offset=K` is a training-time augmentation (McLeish et al. 2024's
+random offset): each training window adds one random 0..K to every label of
+the axis (capped at "max+"), so positions longer than any training text's
+still get trained; evaluation and sampling see the labels as they are. It
+applies to context and oracle feeds (a predicted axis's targets would move).
 """
 
 from __future__ import annotations
@@ -65,7 +73,8 @@ class ViewAxis(Axis):
 @builds(ViewDecl)
 def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
     group = ctx.axis(node.group)
-    opts = ctx.options(node.options, {"max": ctx.opt("int", DEFAULT_MAX[node.view], minimum=1, maximum=MAX_CAP)})
+    opts = ctx.options(node.options, {"max": ctx.opt("int", DEFAULT_MAX[node.view], minimum=1, maximum=MAX_CAP),
+                                      "train_offset": ctx.opt("int", 0, minimum=0, maximum=MAX_CAP)})
     if opts is None:
         return None
     if not group.has_spans:
@@ -84,4 +93,5 @@ def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
         group=group.name,
         maximum=opts["max"],
         group_level=group.level,
+        train_offset=opts["train_offset"],
     )

@@ -82,7 +82,7 @@ def test_layout_and_manifest(tmp_path):
     assert [a.name for a in ds.axes] == ["royal_prev", "royal", "sents"]
     assert m["axes"][1] == {"name": "royal", "kind": "lexicon", "vocab": ["_", "ROYAL", "ANIMAL"], "dtype": "uint8",
                           "causal": False, "lookahead": str(plan.axis("royal").lookahead), "mode": "predict",
-                          "weight": 1.0, "dim": None, "forced": False, "prefix_check": None}
+                          "weight": 1.0, "dim": None, "forced": False, "prefix_check": None, "train_offset": 0}
     assert ds.axes[1].vocab == ("_", "ROYAL", "ANIMAL") and ds.axes[1].prefix_check is None
     assert ds.axes[0].causal is True and ds.axes[0].mode == "context"
     assert ds.axes[0].prefix_check.mismatches == 0 and ds.axes[0].prefix_check.cuts > 0

@@ -2,6 +2,7 @@
 whose answers Python's arithmetic confirms, and their names' errors."""
 
 import collections
+import re
 import random
 
 import pytest
@@ -104,3 +105,150 @@ def test_compile_takes_a_task_and_refuses_a_bad_one(tmp_path, capsys):
     assert code == 0, err
     code, _, err = run(capsys, "compile", str(spec), "addition:digits=3-1", "--out", str(tmp_path / "e"))
     assert code == 2 and "digits must be a range" in err and not (tmp_path / "e").exists()
+
+
+# ---------------------------------------------------------------- the loss mask
+
+MASK_SPEC = 'nesting answer (inside) {\n    "=" .. "\\n"\n}\n\nfeed answer as mask\n'
+DIGITS_SPEC = "group num = matches /[0-9]+/\nposition digit = num (max=40)\n\nfeed digit as context\n" + MASK_SPEC
+
+
+@pytest.mark.parametrize("spec, message", [
+    (MASK_SPEC + "rules r { when char is digit -> D }\nfeed r as mask\n", "a second mask ('r')"),
+    (MASK_SPEC + "group w = words\nfeed w as predict\n", "a mask ('answer') and predict axes (w) do not combine"),
+    (MASK_SPEC.replace("as mask", "as mask (weight=2)"), "a mask is not read by the model: it takes no weight or dim"),
+])
+def test_bad_masks_are_spec_errors(spec, message):
+    from grid_dsl import SpecError, loads_spec
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        loads_spec(spec)
+
+
+def test_the_masked_loss_is_the_mean_over_the_marked_targets_only():
+    import torch
+    import torch.nn.functional as F
+
+    from model.network.transformer import GridConfig, GridTransformer
+
+    torch.manual_seed(0)
+    net = GridTransformer(GridConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=8, loss_mask="answer"))
+    main = torch.randint(7, (3, 10))
+    mask = torch.randint(2, (3, 10, 1))
+    out = net(main, mask)
+    targets, keep = main[:, 1:9], mask[:, 1:9, 0] == 1
+    expected = F.cross_entropy(out.logits[keep], targets[keep])
+    assert torch.allclose(out.nll_main, expected) and int(out.scored) == int(keep.sum())
+    empty = net(main, torch.zeros_like(mask))  # nothing to score: 0 nats over 0 positions, no NaN
+    assert float(empty.nll_main.detach()) == 0.0 and int(empty.scored) == 0
+
+
+@pytest.fixture(scope="module")
+def addition_run(tmp_path_factory):
+    from grid_dsl import loads_spec
+    from grid_dsl.data.build import compile_corpus
+    from model.network.config import TrainConfig
+    from model.training.train import train
+
+    root = tmp_path_factory.mktemp("addition")
+    compile_corpus(loads_spec(DIGITS_SPEC, "digits.axes"), open_corpus("addition:digits=1-3,n=3000"), root / "data")
+    config = TrainConfig(n_layer=1, n_head=2, n_embd=16, block_size=32, batch_size=8, max_iters=20, eval_interval=20,
+                         eval_iters=2, warmup_iters=2, sample_interval=0, device="cpu", prefix_check=200)
+    metrics = train(root / "data", root / "run", config, progress=False)
+    return root, metrics
+
+
+def test_a_masked_run_says_what_it_scored(addition_run):
+    _, metrics = addition_run
+    assert metrics["loss_mask"] == "answer" and [a["name"] for a in metrics["axes"]] == ["digit"]
+
+
+def test_the_digit_position_axis_is_prefix_stable_on_task_text():
+    from grid_dsl import loads_spec
+    from grid_dsl.testing import assert_prefix_stable
+
+    plan = loads_spec(DIGITS_SPEC)
+    text = next(open_corpus("addition:digits=1-12,n=200,seed=4").documents()).text
+    assert plan.axis("digit").causal
+    assert_prefix_stable(plan, text, list(range(1, len(text), 97)))
+
+
+# ---------------------------------------------------------------- eval-task
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_eval_task_scores_a_known_good_and_a_known_bad_model(addition_run, monkeypatch, capsys, right):
+    """generate replaced by one that writes the true answer (or a wrong digit
+    in it): eval-task must say 100% (or 0%), whatever the prompt's encoding."""
+    import torch
+
+    from model.experiments import tasks as task_eval
+    from model.network import generate as generation
+
+    root, _ = addition_run
+    vocab = list(__import__("model.network.checkpoint", fromlist=["load"]).load(root / "run").data.main_vocab)
+
+    def answering(net, prompt, steps, **kwargs):
+        rows = prompt.tolist() if isinstance(prompt, torch.Tensor) else [prompt]
+        rows = [r if isinstance(r, list) else rows[0] for r in rows]
+        out = []
+        for ids in rows:
+            left = "".join(vocab[i] for i in ids).split("\n")[-1]
+            a, b = (int(x[::-1]) for x in left[:-1].split("+"))
+            answer = str(a + b)[::-1]
+            answer = answer if right else ("1" if answer[0] != "1" else "2") + answer[1:]
+            out.append(ids + [vocab.index(c) for c in answer + "\n"][:steps])
+        return generation.Generation(torch.tensor(out), {})
+
+    monkeypatch.setattr(generation, "generate", answering)
+    code, out, err = run(capsys, "eval-task", root / "run", "--task", "addition:digits=1-4", "--n", "7")
+    assert code == 0, err
+    results = task_eval.read(root / "run" / "eval-task" / "addition")
+    assert [s["size"] for s in results["sizes"]] == [1, 2, 3, 4]
+    assert all(s["accuracy"] == (1.0 if right else 0.0) and s["prompts"] == 7 for s in results["sizes"])
+    assert (root / "run" / "eval-task" / "addition" / "accuracy.png").stat().st_size > 0
+    assert "| 4 | 7 | " + ("7 | 100.0%" if right else "0 | 0.0%") in out
+
+
+def test_eval_task_refuses_what_the_run_cannot_write(addition_run, capsys):
+    root, _ = addition_run
+    code, _, err = run(capsys, "eval-task", root / "run", "--task", "dyck:depth=1-3")
+    assert code == 2 and "never saw '(', ')', '[', ']'" in err
+    code, _, err = run(capsys, "eval-task", root / "run", "--task", "addition:digits=1-12")
+    assert code == 2 and "more than the run's block_size=32; evaluate sizes up to 9" in err
+
+
+def test_train_offset_shifts_each_training_window_by_one_draw(tmp_path):
+    import torch
+
+    from grid_dsl import loads_spec
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.dataset import Dataset
+    from model.training.batches import Batches
+
+    spec = DIGITS_SPEC.replace("(max=40)", "(max=12, train_offset=5)")
+    compile_corpus(loads_spec(spec, "o.axes"), open_corpus("addition:digits=1-8,n=2000"), tmp_path / "d")
+    ds = Dataset.open(tmp_path / "d")
+    assert ds.axes[0].train_offset == 5 and ds.axes[1].train_offset == 0
+    plain = Batches(ds, "train", 32, 64)
+    shifted = Batches(ds, "train", 32, 64, augment=True)
+    main, meta = plain.get(torch.Generator().manual_seed(3))
+    main2, moved = shifted.get(torch.Generator().manual_seed(3))
+    assert torch.equal(main, main2) and torch.equal(meta[..., 1], moved[..., 1])  # the same windows; the mask untouched
+    before, after = meta[..., 0], moved[..., 0]
+    assert torch.equal(before == 0, after == 0)  # no label appears or vanishes
+    last = len(ds.axes[0].vocab) - 1
+    for row_before, row_after in zip(before, after):
+        shift = {int(a - b) for a, b in zip(row_after, row_before) if b > 0 and a < last}
+        assert len(shift) <= 1 and shift <= set(range(6))  # one draw per window, 0..5
+        k = shift.pop() if shift else None  # None: every label of the window reached the cap
+        assert all(int(a) == (last if k is None else min(int(b) + k, last)) for a, b in zip(row_after, row_before) if b > 0)
+    assert (after - before).sum() > 0  # some window moved
+    assert torch.equal(Batches(ds, "val", 32, 8).fixed(2, seed=0)[0][1], Batches(ds, "val", 32, 8).fixed(2, seed=0)[0][1])
+
+
+def test_a_predicted_axis_may_not_have_a_train_offset():
+    from grid_dsl import SpecError, loads_spec
+
+    with pytest.raises(SpecError, match="'digit' has a train_offset, which would move the labels it is trained to predict"):
+        loads_spec("group num = matches /[0-9]+/\nposition digit = num (train_offset=3)\nfeed digit as predict\n")

@@ -317,7 +317,7 @@ def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpe
             diagnostics.error(feed.axis.loc, f"unknown axis {name!r}", did_you_mean(name, decls))
             continue
         if feed.mode not in MODES:
-            diagnostics.error(feed.loc, f"unknown mode {feed.mode!r}", "modes: context, predict, oracle (see docs/design.md)")
+            diagnostics.error(feed.loc, f"unknown mode {feed.mode!r}", f"modes: {', '.join(MODES)} (see docs/design.md)")
             continue
         opts = BuildContext(diagnostics, built, Path.cwd()).options(feed.options, schema)
         axis = built.get(name)
@@ -347,8 +347,30 @@ def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpe
                 "use a larger dtype, or fewer labels (relabel, or a product of smaller axes)",
             )
             continue
+        if mode == "predict" and axis.train_offset:
+            diagnostics.error(feed.loc, f"{name!r} has a train_offset, which would move the labels it is trained to predict",
+                              "feed it as context, or drop train_offset")
+            continue
+        if mode == "mask" and (opts["weight"] != 1.0 or opts["dim"] is not None):
+            diagnostics.error((feed.options or feed).loc, "a mask is not read by the model: it takes no weight or dim",
+                              f"write `feed {name} as mask`")
+            continue
         out.append(FeedSpec(name, mode, float(opts["weight"]), opts["dim"], dtype, forced))
+    _check_mask(out, seen, diagnostics)
     return tuple(out)
+
+
+def _check_mask(feeds: list[FeedSpec], locations: dict, diagnostics: Diagnostics) -> None:
+    """At most one mask, and none beside predict axes: bpc_joint would add
+    masked main bits to axis bits over every position."""
+    masks = [f for f in feeds if f.mode == "mask"]
+    for extra in masks[1:]:
+        diagnostics.error(locations[extra.axis], f"a second mask ({extra.axis!r})",
+                          f"one axis marks the scored characters; combine them (e.g. a rules axis) instead of {masks[0].axis!r} and {extra.axis!r}")
+    predict = [f.axis for f in feeds if f.mode == "predict"]
+    if masks and predict:
+        diagnostics.error(locations[masks[0].axis], f"a mask ({masks[0].axis!r}) and predict axes ({', '.join(predict)}) do not combine",
+                          "bpc_joint would add bits of masked characters to axis bits over every position; feed them as context, or drop the mask")
 
 
 # -------------------------------------------------------------------- entry

@@ -78,7 +78,7 @@ def stored_axes(plan: Plan, prefix_check: PrefixCheck | None = None) -> tuple[Ax
             causal=bool(axis.causal), lookahead=str(axis.lookahead),
             mode=feed.mode if feed else None, weight=float(feed.weight) if feed else 1.0,
             dim=feed.dim if feed else None, forced=bool(feed.forced) if feed else False,
-            prefix_check=checked.get(axis.name)))
+            prefix_check=checked.get(axis.name), train_offset=axis.train_offset))
     return tuple(entries)
 
 

@@ -22,7 +22,7 @@ same spec and corpus give byte-identical files):
     axes      [AxisEntry]: the stored axes, the spec's fed axes in feed
               order (every axis, with mode null, when the spec feeds none):
               {"name", "kind", "vocab" ("_" first), "dtype", "causal",
-              "lookahead", "mode", "weight", "dim", "forced", "prefix_check"};
+              "lookahead", "mode", "weight", "dim", "forced", "prefix_check", "train_offset"};
               prefix_check is null, or for a context axis an AxisCheck
               {"cuts", "mismatches" (facts of it or of an axis it reads
               that changed at a cut), "example"}
@@ -112,6 +112,7 @@ class AxisEntry(Record):
     dim: int | None
     forced: bool
     prefix_check: AxisCheck | None
+    train_offset: int = 0  # a random 0..train_offset added to the ids of each training window (views' option)
 
     @property
     def prefix_failed(self) -> bool:

@@ -13,7 +13,11 @@ import attrs
 from axes.base import Axis
 from axes.main import MainAxis
 
-MODES = ("context", "predict", "oracle")
+# context: free input (causal axes only); predict: fed one step ahead and
+# predicted, its bits counted; oracle: ground truth, every number leaky;
+# mask: not read by the model: the loss and every score count only the
+# characters this axis labels (e.g. the answers of a task corpus).
+MODES = ("context", "predict", "oracle", "mask")
 DTYPES = {"uint8": 2**8, "uint16": 2**16, "uint32": 2**32}
 
 
@@ -30,7 +34,7 @@ class FeedSpec:
     """How one axis enters the grid (docs/design.md, "Causality")."""
 
     axis: str
-    mode: str  # context | predict | oracle
+    mode: str  # one of MODES
     weight: float = 1.0  # loss weight in training only; evaluation is unweighted
     dim: int | None = None  # embedding size; None = the model's default
     dtype: str = "uint8"

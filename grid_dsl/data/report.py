@@ -98,6 +98,11 @@ def summary(plan: Plan) -> list[str]:
         ]
     if not plan.feeds:
         return ["no axis is fed to the model: every axis is a helper (add `feed NAME as context|predict`)"]
+    masks = [f.axis for f in plan.feeds if f.mode == "mask"]
+    scope = (f"; every score counts only the characters '{masks[0]}' labels (a baseline on the same dataset "
+             "is scored on the same characters)") if masks else ""
     if predict:
         return [f"honest: predict axes ({', '.join(predict)}) count in bpc_joint, the number to compare with a baseline"]
-    return ["honest: every fed axis is causal context; bpc_main compares directly with a baseline"]
+    if len(masks) == len(plan.feeds):
+        return [f"honest: no axis is read by the model{scope}"]
+    return [f"honest: every fed axis is causal context; bpc_main compares directly with a baseline{scope}"]

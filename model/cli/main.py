@@ -5,6 +5,7 @@
     multigrid stats DIR                          grid_dsl/cli/stats.py
     multigrid train | eval | expand ...          model/cli/train.py
     multigrid sample RUN                         model/cli/sample.py
+    multigrid eval-task RUN --task T             model/cli/tasks.py
     multigrid distill RUN                        model/cli/distill.py
     multigrid improve ...                        model/cli/improve.py
     multigrid compare | demo | equal-compute ... model/cli/experiments.py
@@ -28,9 +29,9 @@ import sys
 
 from grid_dsl.cli import dataset, spec, stats
 from grid_dsl.language.diagnostics import SpecError, UserError
-from model.cli import distill, experiments, improve, sample, train
+from model.cli import distill, experiments, improve, sample, tasks, train
 
-COMMAND_MODULES = (spec, dataset, stats, train, sample, experiments, distill, improve)
+COMMAND_MODULES = (spec, dataset, stats, train, sample, tasks, experiments, distill, improve)
 
 
 def build_parser() -> argparse.ArgumentParser:

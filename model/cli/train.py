@@ -97,7 +97,8 @@ def summary_lines(m: dict, out) -> list[str]:
     lines = [
         f"{out}: {m['step']:,} steps ({m['stopped']}), {m['parameters']:,} parameters, "
         f"{m['tokens_per_s']:,.0f} tokens/s, {m['wall_time_s']:.0f} s",
-        f"val bpc_main {m['bpc_main']:.4f}, bpc_joint {m['bpc_joint']:.4f}{label}",
+        f"val bpc_main {m['bpc_main']:.4f}, bpc_joint {m['bpc_joint']:.4f}{label}"
+        + (f" (on the characters '{m['loss_mask']}' labels)" if m.get("loss_mask") else ""),
         f"axes: {axes}" + (f"; predict-axis bits{bits}" if bits else ""),
     ]
     if m.get("best"):

@@ -242,6 +242,12 @@ def check_data(state: Checkpoint, ds, *, same_spec: bool, file: str | Path = "th
             raise UserError(f"the vocabulary of axis {axis.name!r} in dataset {ds.path} differs from {file}'s"
                             f"{vocab_difference(axis.vocab, stored.vocab)}; use the dataset the run was trained on")
         columns.append(names.index(axis.name))
+    mask = state.config.get("loss_mask")
+    if mask is not None:  # the model is scored through it: the last column (GridTransformer.align)
+        if mask not in names:
+            raise UserError(f"{file} is scored on the characters axis {mask!r} labels (its loss mask), which dataset "
+                            f"{ds.path} does not store; use the dataset the run was trained on")
+        columns.append(names.index(mask))
     return columns
 
 

@@ -1,7 +1,8 @@
 """Which axes of a compiled dataset a model reads, and the network that reads them.
 
 `model_axes` applies the `axes` config key (fed | none | a,b) and refuses a
-non-causal axis fed as context; `initial_axes` checks a given model (an
+non-causal axis fed as context; `loss_mask` is the axis fed `as mask`, which
+no model reads and every model on the dataset is scored through; `initial_axes` checks a given model (an
 expansion) against a dataset; `grid_config` is the network for a config.
 """
 
@@ -18,7 +19,7 @@ def model_axes(ds, selection: str = "fed") -> list[AxisEntry]:
     """The manifest entries of the axes the model reads: every axis the spec
     feeds (mode not null), none (the baseline on the same data), or the fed
     axes named in a comma-separated `selection`, in the dataset's order."""
-    fed = [a for a in ds.axes if a.mode is not None]
+    fed = [a for a in ds.axes if a.mode is not None and a.mode != "mask"]
     if selection == "fed":
         axes = fed
     elif selection == "none":
@@ -40,6 +41,20 @@ def model_axes(ds, selection: str = "fed") -> list[AxisEntry]:
     return axes
 
 
+def loss_mask(ds) -> AxisEntry | None:
+    """The axis a dataset feeds `as mask` (the checker allows one), or None.
+    Every model trained on the dataset, the baseline too, is scored on the
+    characters it labels."""
+    return next((a for a in ds.axes if a.mode == "mask"), None)
+
+
+def meta_columns(ds, axes, mask_name: str | None) -> list[int]:
+    """The columns of a dataset's meta a model reads: its axes in model order,
+    then its loss mask (GridTransformer.align takes the mask as the last column)."""
+    names = [a.name for a in axes] + ([mask_name] if mask_name else [])
+    return [ds.axis_names.index(name) for name in names]
+
+
 def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry]:
     """The manifest entries of the axes `model` (train's init_model) reads,
     in its order; ValueError unless `ds` feeds them alike and `cfg` has the
@@ -47,6 +62,9 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry
     # A given model's dropout is built in (a layer, or Identity at 0), so it counts here too.
     differ = [f"{k} {getattr(model.config, k)!r} vs {getattr(cfg, k)!r}" for k in SHAPE_KEYS + ("dropout",)
               if getattr(model.config, k) != getattr(cfg, k)]
+    mask = loss_mask(ds)
+    if model.config.loss_mask != (mask.name if mask else None):
+        differ.append(f"loss mask {model.config.loss_mask!r} vs {mask.name if mask else None!r}")
     if model.config.vocab_size != len(ds.main_vocab):
         differ.append(f"main vocabulary {model.config.vocab_size} vs {len(ds.main_vocab)}")
     fed = {a.name: a for a in model_axes(ds, "fed")}
@@ -63,6 +81,7 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry
 def grid_config(cfg: TrainConfig, ds, axes) -> GridConfig:
     """The network for `cfg` reading `axes` (AxisEntry or ModelAxis) of `ds`."""
     specs = tuple(AxisSpec.of(a) for a in axes)
+    mask = loss_mask(ds)
     return GridConfig(vocab_size=len(ds.main_vocab), block_size=cfg.block_size, n_layer=cfg.n_layer,
                       n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias,
-                      fusion=cfg.fusion, axes=specs)
+                      fusion=cfg.fusion, axes=specs, loss_mask=mask.name if mask else None)

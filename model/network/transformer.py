@@ -18,6 +18,10 @@ so the model factorises p(m_{t+1}, a_{t+2} | m_<=t, a_<=t+1): a predict axis
 leads the main stream by one step, and its next label is predicted beside the
 next character. Context and oracle axes have no head.
 
+A loss mask (`loss_mask`, an axis fed `as mask`) is not read: it is the last
+column of meta, and the main loss and scores count only the targets m_{t+1}
+whose mask label is not empty (`scored` says how many there were).
+
 All axes are embedded by one table with per-axis row offsets (model/network/fusion.py);
 all predict heads are ONE linear layer over the concatenated vocabularies.
 The per-axis cross-entropies come from one loop-free trick: a column of -inf
@@ -52,7 +56,7 @@ class AxisSpec:
 
     name: str
     vocab_size: int = attrs.field(validator=attrs.validators.ge(1))
-    mode: str = attrs.field(validator=attrs.validators.in_(MODES))
+    mode: str = attrs.field(validator=attrs.validators.in_(tuple(m for m in MODES if m != "mask")))
     weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     dim: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
 
@@ -78,6 +82,7 @@ class GridConfig:
     bias: bool = True
     fusion: str = attrs.field(default="sum", validator=attrs.validators.in_(tuple(FUSIONS)))
     axes: tuple[AxisSpec, ...] = attrs.field(default=(), converter=_to_axes)
+    loss_mask: str | None = None  # the dataset axis (fed `as mask`) whose labelled characters are scored
 
     def __attrs_post_init__(self):
         if self.n_embd % self.n_head:
@@ -101,9 +106,10 @@ class GridConfig:
 
 class GridOutput(NamedTuple):
     loss: torch.Tensor  # training loss: CE(main) + sum_k weight_k CE(axis k)
-    nll_main: torch.Tensor  # mean nats per main position
+    nll_main: torch.Tensor  # mean nats per scored main position
     nll_axes: dict  # predict axis name -> mean nats per position (unweighted)
     logits: torch.Tensor  # main logits [B, T, vocab_size]
+    scored: torch.Tensor | int  # main positions scored: B*T, or those the loss mask keeps
 
 
 class CausalSelfAttention(nn.Module):
@@ -238,12 +244,17 @@ class GridTransformer(nn.Module):
             raise ValueError(f"main must be [B, T+2] windows with T >= 1, got {tuple(main.shape)}")
         B, T = main.size(0), main.size(1) - 2
         idx, targets = main[:, :T], main[:, 1 : T + 1]
-        K = len(self.config.axes)
+        K = len(self.config.axes) + (self.config.loss_mask is not None)
         if K == 0:
             return idx, None, targets, None
         if meta is None or tuple(meta.shape) != (B, T + 2, K):
             got = None if meta is None else tuple(meta.shape)
             raise ValueError(f"meta must be [B, T+2, K] = {(B, T + 2, K)} windows, got {got}")
+        if self.config.loss_mask is not None:  # the last column: ignored targets become -100
+            targets = targets.masked_fill(meta[:, 1 : T + 1, -1] == 0, -100)
+            meta, K = meta[..., :-1], K - 1
+            if K == 0:
+                return idx, None, targets, None
         index = (torch.arange(T, device=meta.device)[:, None] + self.lead).expand(B, T, K)
         axis_in = meta.gather(1, index)
         axis_targets = meta[:, 2:, self.predict_cols] if self.axis_head is not None else None
@@ -282,7 +293,11 @@ class GridTransformer(nn.Module):
         idx, axis_in, targets, axis_targets = self.align(main, meta)
         x = self.hidden(idx, axis_in)
         logits = self.lm_head(x)
-        nll_main = F.cross_entropy(logits.flatten(0, 1), targets.reshape(-1))
+        targets = targets.reshape(-1)
+        nll_main = F.cross_entropy(logits.flatten(0, 1), targets)  # -100 (masked) is ignored, as in nanoGPT
+        scored = targets.numel() if self.config.loss_mask is None else (targets != -100).sum()
+        if self.config.loss_mask is not None:
+            nll_main = torch.nan_to_num(nll_main)  # a window with nothing to score adds 0 nats over 0 positions
         loss, nll_axes = nll_main, {}
         if self.axis_head is not None:
             z = self.axis_logits(x)
@@ -290,7 +305,7 @@ class GridTransformer(nn.Module):
             ce = ce.view(-1, z.size(2)).mean(0)  # [K_predict]: each axis's mean over positions
             loss = loss + (ce * self.loss_weights).sum()
             nll_axes = dict(zip((a.name for a in self.config.predict_axes), ce.unbind()))
-        return GridOutput(loss, nll_main, nll_axes, logits)
+        return GridOutput(loss, nll_main, nll_axes, logits, scored)
 
     def logits(self, idx, axis_in=None, cache: KVCache | None = None, last: bool = False):
         """Inference on aligned inputs: (main logits [B, T, V], predict-axis

@@ -25,7 +25,7 @@ from grid_dsl.language.diagnostics import UserError
 
 class Batches:
     def __init__(self, ds, split: str, block_size: int, batch_size: int, device: str | torch.device = "cpu",
-                 respect_documents: bool = False):
+                 respect_documents: bool = False, augment: bool = False):
         if block_size < 1 or batch_size < 1:
             raise UserError(f"block_size and batch_size must be at least 1 (got {block_size} and {batch_size})")
         self.split, self.block_size, self.batch_size = split, block_size, batch_size
@@ -34,6 +34,9 @@ class Batches:
         self.window = block_size + 2
         self.main = ds.main(split)
         self.axes = [ds.axis(split, a.name) for a in ds.axes]
+        # train_offset augmentation (random batches of training only): (column, offset, last id)
+        self.offsets = [(k, a.train_offset, len(a.vocab) - 1) for k, a in enumerate(ds.axes)
+                        if augment and a.train_offset]
         n = len(self.main)
         if respect_documents:
             starts = np.asarray(ds.doc_starts(split), dtype=np.int64)
@@ -67,8 +70,14 @@ class Batches:
         return self._first[doc] + draws - (self._cumulative[doc] - self._counts[doc])
 
     def get(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """A random batch: main [B, block_size + 2] and meta [B, block_size + 2, K]."""
-        return self.at(self.starts(generator))
+        """A random batch: main [B, block_size + 2] and meta [B, block_size + 2, K]
+        (with `augment`, each window's offset added to the axes that have one)."""
+        main, meta = self.at(self.starts(generator))
+        for column, offset, last in self.offsets:
+            shift = torch.randint(offset + 1, (meta.size(0), 1), generator=generator).to(meta.device)
+            ids = meta[..., column]
+            meta[..., column] = torch.where(ids > 0, torch.clamp(ids + shift, max=last), ids)
+        return main, meta
 
     def at(self, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The windows that begin at `starts`."""

@@ -73,10 +73,10 @@ class Totals:
         self.sums = torch.zeros(1 + len(names), dtype=torch.float64, device=device)
         self.count = torch.zeros((), dtype=torch.float64, device=device)
 
-    def add(self, out, positions: int) -> None:
+    def add(self, out) -> None:
         losses = torch.stack([out.nll_main, *out.nll_axes.values()]).double()
-        self.sums += losses * positions
-        self.count += positions
+        self.sums += losses * out.scored
+        self.count += out.scored
 
     def all_reduce(self) -> None:
         import torch.distributed as dist
@@ -107,7 +107,7 @@ def score_batches(model, batches, columns=None, autocast=None, reduce: bool = Fa
             main, meta = main.to(device), select(meta, columns).to(device)
             with autocast or nullcontext():
                 out = model(main, meta)
-            totals.add(out, main.size(0) * (main.size(1) - 2))
+            totals.add(out)
     finally:
         model.train(was_training)
     if reduce:
@@ -158,7 +158,7 @@ def whole_split(model, ds, split: str, columns, batch_size: int = 32, autocast=N
             main, meta = main.to(device), select(meta, columns).to(device)
             with autocast or nullcontext():
                 out = model(main, meta)
-            totals.add(out, main.size(0) * (main.size(1) - 2))
+            totals.add(out)
     finally:
         model.train(was_training)
     return totals.scores()

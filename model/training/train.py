@@ -63,7 +63,7 @@ from model.network.config import MODEL_KEYS, TrainConfig, resolve_device
 from model.training.context import referee_context
 from model.training.evaluate import LEAKY_LABEL, score_batches, select
 from model.network.transformer import GridTransformer
-from model.network.model_axes import grid_config, initial_axes, model_axes
+from model.network.model_axes import grid_config, initial_axes, loss_mask, meta_columns, model_axes
 from model.training.tensorboard import RunLog
 
 PROGRESS_SECONDS = 30.0  # between the plain progress lines of a run whose stderr is not a terminal
@@ -149,7 +149,8 @@ class Trainer:
         else:
             checkpoint.check_new_run(self.out)
             axes = model_axes(ds, cfg.axes) if init_model is None else initial_axes(init_model, ds, cfg)
-            self.columns = [ds.axis_names.index(a.name) for a in axes]
+            mask = init_model.config.loss_mask if init_model is not None else getattr(loss_mask(ds), "name", None)
+            self.columns = meta_columns(ds, axes, mask)
             self.data = checkpoint.data_entry(ds, [a.name for a in axes])
         self.axes = self.data.axes
         # The referee before any number exists, so that every number carries its label.
@@ -175,7 +176,8 @@ class Trainer:
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
 
         global_batch = cfg.batch_size * cfg.grad_accum * world
-        self.train_batches = Batches(ds, "train", cfg.block_size, global_batch, respect_documents=cfg.respect_documents)
+        self.train_batches = Batches(ds, "train", cfg.block_size, global_batch, respect_documents=cfg.respect_documents,
+                                     augment=True)
         self.tokens_per_step = global_batch * cfg.block_size
         self.eval_sets = {}
         for split in SPLITS:  # every process builds all; each scores its share
@@ -403,6 +405,8 @@ class Trainer:
             "axes": [{"name": a.name, "kind": a.kind, "mode": a.mode, "weight": a.weight, "causal": a.causal}
                      for a in self.axes],
             "prefix_checked": self.referee.to_dict() if self.referee else None,
+            # scores count only the characters this axis labels (a task's answers); None: every character
+            "loss_mask": self.raw.config.loss_mask,
             "best": dict(self.best) if self.best["step"] is not None else None,
             "eval": {"batches": cfg.eval_iters, "batch_size": cfg.batch_size, "block_size": cfg.block_size,
                      "seed": cfg.eval_seed, "positions": val.positions},

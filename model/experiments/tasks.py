@@ -1,0 +1,177 @@
+"""Exact-match accuracy of a run on a task, size by size (`multigrid eval-task`).
+
+    multigrid eval-task runs/add --task addition:digits=1-30 --n 100
+
+For each size of the task's range (operand digits, or Dyck depth), `n`
+prompts of exactly that size come from the task's generator
+(grid_dsl.data.tasks, seeded apart from the training corpus), each after a
+newline, as a line of the corpus starts. The model continues each prompt
+greedily (temperature 0) for the answer's length plus one character, with
+its context axes computed on the text as it is written, exactly as `multigrid
+sample` does; a prompt is right when what it wrote up to its first newline
+is the answer, exactly. Sizes the model never trained on are the point:
+length generalisation.
+
+Written to OUT (default RUN/eval-task/KIND): results.json (every size's
+count and accuracy, the task, the run), results.md (the table) and
+accuracy.png (accuracy against size); TensorBoard scalars
+`eval_task/KIND/accuracy` by size in RUN. A task the run's vocabulary cannot
+write, or a prompt and answer longer than the run's block, is a UserError
+(exit 2) naming the size.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+from grid_dsl.data.files import write_atomically, write_json_atomically
+from grid_dsl.data.tasks import Example, Task
+from grid_dsl.language.diagnostics import UserError
+
+FORMAT = "multigrid-eval-task/1"
+
+
+@attrs.frozen
+class SizeResult:
+    size: int
+    prompts: int
+    correct: int
+    example: dict  # one prompt, its answer and what the model wrote
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.prompts if self.prompts else 0.0
+
+
+def check_task(task: Task, data, block_size: int, file) -> None:
+    """UserError when the run cannot write the task: characters outside its
+    vocabulary, or a line longer than its block."""
+    if data.unit != "chars":
+        raise UserError(f"{file} models bytes; eval-task reads character models")
+    known = set(data.main_vocab)
+    for size in range(task.sizes[0], task.sizes[1] + 1):
+        example = task.examples_of_size(size, 1, seed=0)[0]
+        missing = sorted(set(example.line) - known)
+        if missing:
+            raise UserError(f"task {task.kind}: the model of {file} never saw {', '.join(map(repr, missing))} "
+                            f"(its vocabulary has {len(known)} characters); train it on this task's corpus")
+        longest = 1 + len(example.prompt) + len(example.answer) + 1
+        if longest > block_size:
+            raise UserError(f"task {task.kind}: a prompt of size {size} and its answer take {longest} positions, "
+                            f"more than the run's block_size={block_size}; evaluate sizes up to "
+                            f"{_largest_fitting(task, block_size)} (--task ...:{_size_key(task)}=LO-HI)")
+
+
+def _size_key(task: Task) -> str:
+    return "depth" if task.kind == "dyck" else "digits"
+
+
+def _largest_fitting(task: Task, block_size: int) -> int:
+    size = task.sizes[0]
+    while size < task.sizes[1]:
+        e = task.examples_of_size(size + 1, 1, seed=0)[0]
+        if 2 + len(e.prompt) + len(e.answer) > block_size:
+            break
+        size += 1
+    return size
+
+
+def evaluate(net, data, task: Task, n: int, seed: int, context_fn=None, progress=None) -> list[SizeResult]:
+    """Every size of `task`: n prompts, greedy answers, exact matches."""
+    results = []
+    for size in range(task.sizes[0], task.sizes[1] + 1):
+        examples = task.examples_of_size(size, n, seed)
+        written = [_answer(net, data, e, context_fn) for e in examples] if context_fn else _answers(net, data, examples)
+        correct = sum(w == e.answer for w, e in zip(written, examples))
+        first = {"prompt": examples[0].prompt, "answer": examples[0].answer, "written": written[0]}
+        results.append(SizeResult(size, len(examples), correct, first))
+        if progress:
+            progress(results[-1])
+    return results
+
+
+def _ids(text: str, data) -> list[int]:
+    index = {c: i for i, c in enumerate(data.main_vocab)}
+    return [index[c] for c in text]
+
+
+def _written(ids: list[int], data) -> str:
+    return "".join(data.main_vocab[i] for i in ids).split("\n", 1)[0]
+
+
+def _answer(net, data, example: Example, context_fn) -> str:
+    from model.network.generate import generate
+
+    prompt = _ids("\n" + example.prompt, data)
+    out = generate(net, prompt, len(example.answer) + 1, context_fn=context_fn, temperature=0)
+    return _written(out.main[0, len(prompt):].tolist(), data)
+
+
+def _answers(net, data, examples: list[Example], batch: int = 64) -> list[str]:
+    """Prompts of one length at a time, in batches (a model without context axes)."""
+    import torch
+
+    from model.network.generate import generate
+
+    written = [""] * len(examples)
+    by_length: dict[int, list[int]] = {}
+    for i, e in enumerate(examples):
+        by_length.setdefault(len(e.prompt), []).append(i)
+    device = next(net.parameters()).device
+    for indexes in by_length.values():
+        for lo in range(0, len(indexes), batch):
+            chunk = indexes[lo : lo + batch]
+            prompt = torch.tensor([_ids("\n" + examples[i].prompt, data) for i in chunk], device=device)
+            steps = max(len(examples[i].answer) for i in chunk) + 1
+            out = generate(net, prompt, steps, temperature=0)
+            for row, i in enumerate(chunk):
+                written[i] = _written(out.main[row, prompt.size(1):].tolist(), data)
+    return written
+
+
+def table(results: list[SizeResult], task: Task) -> str:
+    lines = [f"| {_size_key(task)} | prompts | exact | accuracy |", "|---|---|---|---|"]
+    lines += [f"| {r.size} | {r.prompts} | {r.correct} | {r.accuracy:.1%} |" for r in results]
+    return "\n".join(lines)
+
+
+def write(out: Path, results: list[SizeResult], task: Task, run: str, n: int, seed: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(out / "results.json", {
+        "format": FORMAT, "run": run, "task": task.name, "prompts_per_size": n, "seed": seed,
+        "sizes": [{"size": r.size, "prompts": r.prompts, "correct": r.correct, "accuracy": r.accuracy,
+                   "example": r.example} for r in results],
+    })
+    write_atomically(out / "results.md", f"Exact match of {run} on {task.name} ({n} prompts a size, seed {seed}):\n\n"
+                     + table(results, task) + "\n")
+    _plot(out / "accuracy.png", results, task, run)
+
+
+def _plot(path: Path, results: list[SizeResult], task: Task, run: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r.size for r in results], [r.accuracy for r in results], marker="o")
+    ax.set(xlabel=_size_key(task), ylabel="exact match", ylim=(-0.02, 1.02), title=f"{task.kind}: {run}")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_atomically(path, writer=lambda f: fig.savefig(f, format="png", dpi=120))
+    plt.close(fig)
+
+
+def log_tensorboard(run_dir: Path, results: list[SizeResult], task: Task) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(run_dir)) as writer:
+        for r in results:
+            writer.add_scalar(f"eval_task/{task.kind}/accuracy", r.accuracy, r.size)
+
+
+def read(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
