@@ -23,6 +23,10 @@ from grid_dsl.language.nodes import AxisDecl
 
 NONE_ID = 0
 NONE_LABEL = "_"  # how id 0 ("no label") is shown
+# Ceilings on what one line of a spec can make the tool build (each checked,
+# with a located error, before anything that size exists):
+MAX_LABELS = 1_000_000  # labels of one axis: its label strings and, fed, its embedding rows
+MAX_SHIFT = 100_000  # characters a lag moves a stream, or a rule condition reads back or ahead
 
 # ------------------------------------------------------------------ causality
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from grid_dsl.language.nodes import LagDecl, Ref
 
-from axes.base import CAUSAL, Axis, Lookahead, Stream, builds, hold
+from axes.base import CAUSAL, MAX_SHIFT, Axis, Lookahead, Stream, builds, hold
 
 
 @attrs.frozen(kw_only=True)
@@ -67,6 +67,10 @@ def build_lag(node: LagDecl, ctx) -> LagAxis | None:
         return LagAxis(lookahead=lookahead, inputs=(source.name, group.name), group=group.name, **common)
     if node.amount == 0:
         ctx.error(node.loc, "a lag of 0 chars changes nothing", "lag by at least 1 char (or by -N chars to lead)")
+        return None
+    if abs(node.amount) > MAX_SHIFT:
+        ctx.error(node.loc, f"a lag of {node.amount} chars is beyond the {MAX_SHIFT:,} a lag may move a stream",
+                  f"lag by -{MAX_SHIFT:,} to {MAX_SHIFT:,} chars")
         return None
     la = source.lookahead
     if node.amount < 0:  # a lead adds its characters to whatever the source looks ahead

@@ -7,9 +7,7 @@ import numpy as np
 
 from grid_dsl.language.nodes import ProductDecl
 
-from axes.base import NONE_LABEL, Axis, Stream, builds
-
-MAX_PRODUCT = 2**32
+from axes.base import MAX_LABELS, NONE_LABEL, Axis, Stream, builds
 
 
 @attrs.frozen(kw_only=True)
@@ -28,9 +26,9 @@ class ProductAxis(Axis):
 def build_product(node: ProductDecl, ctx) -> ProductAxis | None:
     left, right = ctx.axis(node.left), ctx.axis(node.right)
     size = len(left.vocab) * len(right.vocab)
-    if size > MAX_PRODUCT:
-        ctx.error(node.loc, f"product of {len(left.vocab)} x {len(right.vocab)} labels is too large ({size})",
-                  "relabel one side to fewer labels first")
+    if size - 1 > MAX_LABELS:  # refused before a label is built: a product of products grows as a square
+        ctx.error(node.loc, f"product of {len(left.vocab):,} x {len(right.vocab):,} labels would have {size - 1:,} labels, "
+                  f"more than an axis may have ({MAX_LABELS:,})", "relabel one side to fewer labels first")
         return None
     # id = i * |right| + j for labels (left[i], right[j]); (0, 0) is id 0.
     labels = tuple(

@@ -110,7 +110,7 @@ from axes._conditions import (
     combined,
     label_numbers,
 )
-from axes.base import CAUSAL, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
+from axes.base import CAUSAL, MAX_SHIFT, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
 
 # ------------------------------------------------------------------ axis
 
@@ -189,6 +189,11 @@ class _Compiler:
 
     def test(self, test: nodes.Test):
         subject = test.subject
+        offset = getattr(subject, "offset", None)
+        if offset is not None and abs(offset.value) > MAX_SHIFT:
+            self.ctx.error(offset.loc, f"an offset of {offset.value} is beyond the {MAX_SHIFT:,} characters a condition may read",
+                           f"read -{MAX_SHIFT:,} to {MAX_SHIFT:,} characters away")
+            return None
         if isinstance(subject, nodes.CharSubject):
             return self.char_test(test, subject.offset.value if subject.offset else 0)
         if isinstance(subject, nodes.WindowSubject):

@@ -23,6 +23,8 @@ The benchmarks, by the names --only takes, in the order they run:
                     check against without it (target <= 1.25x) [bench_prefix_check.py]
     state           MB/s of each long-range operator (latest, first, count, since, nesting)
                     over Grimm, its inputs compiled once (target >= 20) [bench_state.py]
+    fuzz            1,000 mutated specs through `multigrid check`: failures (target 0) and the
+                    slowest (target <= 20 s) [fuzz_specs.py]
     compile_memory  peak RSS compiling a 200 MB synthetic corpus with lexicon, grouping,
                     derived and annotation axes, 1 and 2 workers (target <= 1 GB)
                     [bench_compile.py]
@@ -148,6 +150,13 @@ def bench_state(quick: bool) -> list[dict]:
             for r in bench_state.rows(text, repeats=1 if quick else bench_state.REPEATS)]
 
 
+def bench_fuzz(quick: bool) -> list[dict]:
+    import fuzz_specs
+
+    return [row(r["name"], r["value"], r["unit"], target=r["target"], on="value")
+            for r in fuzz_specs.rows(n=100 if quick else 1000)]
+
+
 def bench_compile_memory(quick: bool) -> list[dict]:
     import bench_compile
 
@@ -178,6 +187,7 @@ BENCHES = {  # name -> function(quick) -> rows, in the order they run
     "workers": bench_workers,
     "prefix_check": bench_prefix_check,
     "state": bench_state,
+    "fuzz": bench_fuzz,
     "compile_memory": bench_compile_memory,
     "train_memory": bench_train_memory,
 }

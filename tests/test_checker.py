@@ -75,6 +75,11 @@ def test_reference_cycle_is_named():
     assert cycle[0] == cycle[-1] and set(cycle) == {"a", "b", "c"}
 
 
+def test_every_reference_cycle_is_reported():  # the fuzzer found the second one crashing the checker
+    found = errors("lag a = b by 1 chars\nlag b = a by 1 chars\nlag c = d by 1 chars\nlag d = c by 1 chars\ngroup w = words\n")
+    assert [message.split(":")[0] for _, _, message, _ in found] == ["reference cycle", "reference cycle"]
+
+
 def test_all_errors_are_reported_not_only_the_first():
     found = errors(
         "group w = words (lable=X)\n"
@@ -180,3 +185,23 @@ def test_includes_come_through_a_loader():
     with pytest.raises(SpecError, match="included file not found: /specs/lib/words.axes"):
         check(parse(files["/specs/root.axes"], "/specs/root.axes"), load=lambda path: asked.append(path))
     assert asked == [Path("/specs/lib/words.axes")]
+
+
+@pytest.mark.parametrize("spec, where, message", [
+    ("group w = words\nlag x = w by 100001 chars\n", (2, 1), "a lag of 100001 chars is beyond the 100,000 a lag may move a stream"),
+    ("group w = words\nlag x = w by -99999999999999999999999 chars\n", (2, 1), "is beyond the 100,000 a lag may move"),
+    ('rules r { when char[-200000] == "a" -> A }\n', (1, 20), "an offset of -200000 is beyond the 100,000 characters"),
+    ("group w = words\nrules r { when w[999999999] == WORD -> A }\n", (2, 17), "an offset of 999999999 is beyond"),
+    ("group w = words\nposition p = w (max=60000)\nproduct q = p * p\n", (3, 1),
+     "product of 60,002 x 60,002 labels would have 3,600,240,003 labels, more than an axis may have (1,000,000)"),
+])
+def test_what_one_line_may_size_is_bounded_before_it_is_built(spec, where, message):
+    found = errors(spec)
+    assert any((line, col) == where and message in text for line, col, text, _ in found), found
+
+
+def test_the_fed_axes_together_have_a_ceiling():
+    spec = "".join(f"group g{i} = words\nposition p{i} = g{i} (max=65535)\n" for i in range(31))
+    spec += "".join(f"feed p{i} as context\n" for i in range(31))
+    found = errors(spec)
+    assert any("the fed axes have 2,031,647 labels in all, more than 2,000,000" in text for _, _, text, _ in found), found

@@ -120,3 +120,27 @@ def test_steps_is_the_step_budget_and_cannot_be_given_twice(tmp_path, capsys):
     assert code == 2 and "--steps 5 and max_iters=... both set the step budget; give one of them" in err
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "0"]) == 2
     assert "--steps: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_configuration_that_cannot_fit_is_refused_with_the_estimate():
+    from grid_dsl.language.diagnostics import UserError
+    from model.network.config import TrainConfig
+
+    small = TrainConfig()
+    assert 10e6 < small.memory_bytes(65) < 200e6  # nanoGPT's CPU configuration: tens of MB of tensors
+    small.check_memory(65, 0, available=8e9)
+    huge = TrainConfig(n_layer=48, n_head=32, n_embd=4096, block_size=4096, batch_size=64)
+    with pytest.raises(UserError, match=r"needs about [\d,.]+ GB to train, and this machine has 24.0 GB; make the model"):
+        huge.check_memory(65, 0, available=24e9)
+
+
+def test_train_refuses_an_impossible_configuration_before_allocating(tmp_path, capsys):
+    from grid_dsl import loads_spec
+    from grid_dsl.data.build import compile_corpus
+    from grid_dsl.data.synthetic import synthetic_corpus
+
+    compile_corpus(loads_spec("group w = words\n"), synthetic_corpus(stories=2), tmp_path / "d")
+    code = main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "r"), "n_layer=96", "n_embd=8192",
+                 "n_head=64", "block_size=8192", "batch_size=512"])
+    err = capsys.readouterr().err
+    assert code == 2 and "GB to train, and this machine has" in err and not (tmp_path / "r").exists()

@@ -17,7 +17,7 @@ import attrs
 import regex
 
 import axes  # noqa: F401  (registers every kind's builder)
-from axes.base import BUILDERS, Axis
+from axes.base import BUILDERS, MAX_LABELS, Axis
 from axes.main import MainAxis
 
 from grid_dsl.language import nodes
@@ -27,6 +27,7 @@ from grid_dsl.data.plan import DTYPES, MODES, FeedSpec, Plan, dtype_for
 
 MAX_WEIGHT = 1000.0  # a feed's loss weight
 MAX_DIM = 4096  # a feed's embedding width
+MAX_FED_LABELS = 2_000_000  # embedding rows of every fed axis together
 REGEX_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 
@@ -269,7 +270,10 @@ def check(spec: nodes.Spec, load: Loader = read_from_disk) -> Plan:
         if any(ref.name not in built for ref in nodes.refs(node)):
             continue  # an input failed; its own error is already reported
         axis = BUILDERS[type(node)](node, BuildContext(diagnostics, built, base))
-        if axis is not None:
+        if axis is not None and len(axis.labels) > MAX_LABELS:  # a plug-in's, or a kind without its own check
+            diagnostics.error(node.loc, f"axis {name!r} has {len(axis.labels):,} labels, more than an axis may have "
+                              f"({MAX_LABELS:,})", "relabel it to fewer labels")
+        elif axis is not None:
             built[name] = axis
 
     feeds = _check_feeds([s for s, _ in statements if isinstance(s, nodes.Feed)], decls, built, diagnostics)
@@ -288,15 +292,15 @@ def _dependency_order(decls: dict, diagnostics: Diagnostics) -> list[str]:
             else:
                 diagnostics.error(ref.loc, f"unknown axis {ref.name!r}", did_you_mean(ref.name, decls) or "declare it (anywhere in the spec), or include the file that does")
         graph[name] = deps
-    sorter = graphlib.TopologicalSorter(graph)
-    try:
-        return list(sorter.static_order())
-    except graphlib.CycleError as err:
-        cycle = list(reversed(err.args[1]))
-        node = decls[cycle[0]][0]
-        diagnostics.error(node.loc, f"reference cycle: {' -> '.join(cycle)}", "an axis cannot depend on itself, directly or through others")
-        acyclic = {n: [d for d in deps if d not in cycle] for n, deps in graph.items() if n not in cycle}
-        return [n for n in graphlib.TopologicalSorter(acyclic).static_order() if n not in cycle]
+    while True:  # every cycle is reported; the axes on one are left out, the rest still checked
+        try:
+            return list(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError as err:
+            cycle = list(reversed(err.args[1]))
+            node = decls[cycle[0]][0]
+            diagnostics.error(node.loc, f"reference cycle: {' -> '.join(cycle)}",
+                              "an axis cannot depend on itself, directly or through others")
+            graph = {n: [d for d in deps if d not in cycle] for n, deps in graph.items() if n not in cycle}
 
 
 def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpec, ...]:
@@ -357,6 +361,12 @@ def _check_feeds(feeds, decls, built, diagnostics: Diagnostics) -> tuple[FeedSpe
             continue
         out.append(FeedSpec(name, mode, float(opts["weight"]), opts["dim"], dtype, forced))
     _check_mask(out, seen, diagnostics)
+    rows = sum(len(built[f.axis].vocab) for f in out if f.mode != "mask")
+    if rows > MAX_FED_LABELS:  # refused here, before a dataset or a model of that size exists
+        gigabytes = rows * 128 * 4 * 4 / 1e9  # float32 weights, gradients and two Adam moments at width 128
+        diagnostics.error(feeds[-1].loc, f"the fed axes have {rows:,} labels in all, more than {MAX_FED_LABELS:,}: "
+                          f"their embeddings alone would take about {gigabytes:.0f} GB to train at width 128",
+                          "feed fewer or smaller axes (relabel to fewer labels)")
     return tuple(out)
 
 

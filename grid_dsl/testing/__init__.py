@@ -18,6 +18,11 @@ spec_asts(max_axes=5, feeds=True, nltk=False, chunks=False, taggers=())
     are slow come only when asked for (see spec_asts).
 specs(...)
     The same specs as canonical text (grid_dsl.language.formatter.format_spec).
+mutated_specs(seeds=None, max_mutations=3)
+    A fuzzer: valid specs (yours, or specs()) broken by 1-3 random mutations
+    (deleted and duplicated tokens, junk, truncation, bytes that are not
+    UTF-8, huge numbers, broken and catastrophic regexes, unknown references,
+    cycles, bad options), as bytes; see grid_dsl.testing.mutations.
 
 Assertions (the seven properties of docs/design.md; each failure names the axis,
 the position and the labels)
@@ -73,10 +78,11 @@ from grid_dsl.data.properties import (
     assert_roundtrip,
     assert_well_formed,
 )
+from grid_dsl.testing.mutations import mutated_specs
 from grid_dsl.testing.strategies import spec_asts, specs
 
 __all__ = [
-    "texts", "long_texts", "spec_asts", "specs",
+    "texts", "long_texts", "spec_asts", "specs", "mutated_specs",
     "assert_aligned", "assert_deterministic", "assert_well_formed", "assert_nested",
     "assert_chunk_invariant", "assert_prefix_stable", "assert_roundtrip", "assert_grid_properties",
 ]

@@ -24,6 +24,7 @@ type or one out of range is a UserError naming where it came from.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Iterable
@@ -161,6 +162,26 @@ class TrainConfig:
         if not re.fullmatch(DEVICE_PATTERN, self.device):
             raise UserError(f"config: device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
 
+    def memory_bytes(self, vocab_size: int, axis_labels: int = 0) -> int:
+        """An estimate of a training process's memory at this configuration:
+        float32 weights, gradients and Adam's two moments, and the activations
+        a step keeps for the backward pass (per layer, about 16 numbers per
+        position and width, and the attention matrices)."""
+        c, positions = self.n_embd, self.batch_size * self.block_size
+        params = 12 * self.n_layer * c * c + (vocab_size + self.block_size + axis_labels) * c
+        activations = self.n_layer * (16 * positions * c + 2 * self.batch_size * self.n_head * self.block_size ** 2)
+        return 4 * (4 * params + activations)
+
+    def check_memory(self, vocab_size: int, axis_labels: int, available: int | None) -> None:
+        """UserError, with the estimate, for a configuration whose tensors
+        cannot fit in `available` bytes (refused before any is allocated)."""
+        need = self.memory_bytes(vocab_size, axis_labels)
+        if available and need > available:
+            raise UserError(f"config: n_layer={self.n_layer} n_embd={self.n_embd} block_size={self.block_size} "
+                            f"batch_size={self.batch_size} needs about {need / 1e9:,.1f} GB to train, and this "
+                            f"machine has {available / 1e9:,.1f} GB; make the model, block or batch smaller "
+                            "(or accumulate: grad_accum=N with a batch N times smaller)")
+
     # ------------------------------------------------------------- derived
 
     @property
@@ -240,6 +261,18 @@ def parse_value(key: str, text: str, kind: str, where: str):
     except ValueError:
         raise UserError(f"{where}: {key} expects {describe(kind)}, got {text!r}") from None
     return text
+
+
+def device_memory(device) -> int | None:
+    """Bytes the device can hold: a GPU's memory, else the machine's RAM (None if unknown)."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def add_overrides(cmd, help: str, steps: bool = False) -> None:

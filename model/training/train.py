@@ -59,7 +59,7 @@ from grid_dsl.language.diagnostics import UserError
 
 from model.network import checkpoint
 from model.training.batches import Batches
-from model.network.config import MODEL_KEYS, TrainConfig, resolve_device
+from model.network.config import MODEL_KEYS, TrainConfig, device_memory, resolve_device
 from model.training.context import referee_context
 from model.training.evaluate import LEAKY_LABEL, score_batches, select
 from model.network.transformer import GridTransformer
@@ -147,6 +147,7 @@ class Trainer:
                                 f"pass max_iters=N with N > {state.step} to train on")
             self.data = attrs.evolve(state.data, path=str(ds.path))
         else:
+            cfg.check_memory(len(ds.main_vocab), sum(len(a.vocab) for a in model_axes(ds, cfg.axes)), device_memory(device))
             checkpoint.check_new_run(self.out)
             axes = model_axes(ds, cfg.axes) if init_model is None else initial_axes(init_model, ds, cfg)
             mask = init_model.config.loss_mask if init_model is not None else getattr(loss_mask(ds), "name", None)
