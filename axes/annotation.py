@@ -54,15 +54,22 @@ def read_spans_jsonl(path: str | Path) -> dict[object, Layers]:
     return {doc: dict(layers) for doc, layers in out.items()}
 
 
+class CrossingSpans(ValueError):
+    """Two spans of one layer overlap without one holding the other."""
+
+
 def nesting_depth(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """1 + the number of spans enclosing each span (spans sorted outer-first)."""
+    """1 + the number of spans enclosing each span (spans sorted outer-first);
+    CrossingSpans when two spans overlap without nesting."""
     depth = np.ones(len(starts), dtype=np.int32)
-    open_ends: list[int] = []
+    open_spans: list[tuple[int, int]] = []
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-        while open_ends and open_ends[-1] <= s:
-            open_ends.pop()
-        depth[i] = len(open_ends) + 1
-        open_ends.append(e)
+        while open_spans and open_spans[-1][1] <= s:
+            open_spans.pop()
+        if open_spans and e > open_spans[-1][1]:
+            raise CrossingSpans(f"spans {open_spans[-1]} and {(s, e)} cross")
+        depth[i] = len(open_spans) + 1
+        open_spans.append((s, e))
     return depth
 
 
@@ -91,7 +98,11 @@ class AnnotationAxis(Axis):
         starts = np.array([r[0] for r in kept], dtype=np.int64)
         ends = np.array([r[1] for r in kept], dtype=np.int64)
         labels = np.array([r[2] for r in kept], dtype=np.int32)
-        depth = nesting_depth(starts, ends)
+        try:
+            depth = nesting_depth(starts, ends)
+        except CrossingSpans as err:
+            raise SpecError([Diagnostic(self.loc, f"annotation layer {self.layer!r}: {err}",
+                                        "spans of one layer are disjoint or nest (one inside the other)")]) from None
         if self.encoding != "bio":
             spans = Spans(starts, ends, labels, depth)
             return Stream(paint_nested(n, spans), spans)

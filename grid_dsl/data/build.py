@@ -83,7 +83,7 @@ from grid_dsl.data.dataset import (DOCS_DTYPE, DOCS_FILE, MAIN_FILE, library_ver
 from grid_dsl.data.manifest import (MANIFEST, SPLITS, AxisEntry, CorpusEntry, Manifest, ShardEntry, SplitRule,
                                     SplitSize, dumps_manifest)
 from grid_dsl.data.plan import Plan
-from grid_dsl.language.diagnostics import UserError
+from grid_dsl.language.diagnostics import UserError, did_you_mean
 from grid_dsl.data.staging import check_target, staged
 
 CODES_FILE = "main.codes"  # uint32 code points before the main-vocabulary pass
@@ -322,19 +322,29 @@ def rewrite_stream(source: Path, source_dtype: str, target, dtype: str, fn=None)
 # --------------------------------------------------------------- compiling
 
 
-def survey(corpus: Corpus) -> tuple[np.ndarray, tuple[str, ...]]:
+def survey(corpus: Corpus, plan: Plan | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """The length in characters of every document, and the openings of the
-    first few (the prefix check's continuations), in one pass."""
+    first few (the prefix check's continuations), in one pass; with `plan`,
+    a UserError when the corpus has annotations but none of a layer an
+    annotation axis reads (a misspelt layer would otherwise compile empty)."""
     openings: list[str] = []
+    layers: set[str] = set()
 
     def length(doc) -> int:
         if len(openings) < OPENINGS:
             openings.append(doc.text[: prefix_check.CONTINUATION_CHARS])
+        layers.update(doc.annotations or ())
         return len(doc.text)
 
     lengths = np.fromiter((length(doc) for doc in corpus.documents()), dtype=np.int64)
     if not len(lengths):
         raise UserError(f"corpus {corpus.name} has no documents")
+    wanted = {getattr(a, "layer") for a in (plan.axes if plan else ()) if a.kind == "annotation"}
+    missing = sorted(wanted - layers)
+    if layers and missing:
+        close = did_you_mean(missing[0], sorted(layers))
+        raise UserError(f"corpus {corpus.name} has no spans of annotation layer {missing[0]!r} (its layers: "
+                        f"{', '.join(sorted(layers))}){'; ' + close if close else ''}")
     return lengths, tuple(openings)
 
 
@@ -357,7 +367,7 @@ def compile_corpus(plan: Plan, corpus: Corpus, out: str | Path, *, val_fraction:
                                                         shard, allow_leaks):
         return Summary(out, existing.manifest, up_to_date=True)
 
-    lengths, openings = survey(corpus)
+    lengths, openings = survey(corpus, plan)
     split, is_val = choose_split(len(lengths), val_fraction, seed)
     lo, hi = shard.bounds(len(lengths)) if shard else (0, len(lengths))
     unit = plan.main.unit

@@ -65,6 +65,7 @@ from grid_dsl.language.diagnostics import UserError, did_you_mean
 SYNTHETIC = "synthetic"
 SYNTHETIC_OPTIONS = ("stories", "seed")
 SPANS_SUFFIX = ".spans.jsonl"
+MAX_FILE_BYTES = 1_000_000_000  # a single text file, read whole (docs/data.md, "Size")
 HASH_CHUNK = 1 << 20  # characters hashed at a time, so a huge text is never copied whole
 
 
@@ -170,11 +171,17 @@ class FolderCorpus(Corpus):
 def read_text(path: Path, encoding: str = "utf-8", errors: str = "strict") -> str:
     """A corpus file's text, decoded, without a leading byte-order mark.
 
-    UserError when it cannot be read, does not decode (with the byte offset
-    and line of the first bad byte), holds NUL characters (a binary file) or
-    holds no text.
+    UserError when it cannot be read, is larger than MAX_FILE_BYTES (read
+    whole, it would be one document in memory: a folder of files streams),
+    does not decode (with the byte offset and line of the first bad byte),
+    holds NUL characters (a binary file) or holds no text.
     """
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UserError(f"corpus file {path} has {size / 1e9:.1f} GB, more than the {MAX_FILE_BYTES / 1e9:g} GB "
+                            "a single file may have (it is read whole, as one document): cut it into a folder of "
+                            "files (at chapters or paragraphs), which is read one file at a time")
         data = path.read_bytes()
     except OSError as err:
         raise UserError(f"cannot read corpus file {path}: {err.strerror or err}") from None

@@ -217,8 +217,16 @@ def read_manifest(path: str | Path) -> Manifest:
                         "compile the dataset again") from None
     recompile = f"compile the dataset again with this version (`multigrid compile SPEC CORPUS --out {path}`)"
     try:
-        return Manifest.from_dict(values)
+        manifest = Manifest.from_dict(values)
     except VersionError as err:
         raise UserError(f"{file}: not a dataset this version of multigrid reads ({err}); {recompile}") from None
     except RecordError as err:
         raise UserError(f"{file}: corrupt manifest ({err}); {recompile}") from None
+    vocabularies = [("main.vocab", manifest.main.vocab)] + [(f"axes[{i}].vocab ({a.name})", a.vocab)
+                                                            for i, a in enumerate(manifest.axes)]
+    for where, vocab in vocabularies:  # ids would mean two things, or one label two ids
+        if len(set(vocab)) < len(vocab):
+            seen: set = set()
+            twice = next(label for label in vocab if label in seen or seen.add(label))
+            raise UserError(f"{file}: corrupt manifest ({where}: {twice!r} appears twice); {recompile}")
+    return manifest
