@@ -234,3 +234,58 @@ class Negation:
 
 def combined(conditions) -> Lookahead:
     return functools.reduce(Lookahead.combine, (c.lookahead for c in conditions), CAUSAL)
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def conditions_strategy(known, pieces):
+    """Random rule conditions over the characters, windows, declared axes
+    (with their real labels) and views of declared groupings, joined by
+    and/or/not (the rules kind's strategy, axes/rules.py)."""
+    from hypothesis import strategies as st
+
+    def operand(text: str):  # a label as a rule operand: a bare name when it can be one
+        return nodes.Ident(text) if pieces.plain(text) or text == "_" else nodes.Str(text)
+
+    char = st.text(st.sampled_from("a.,\"\\ \né日"), min_size=1, max_size=1)
+    char_tests = st.builds(
+        lambda offset, op_operand: nodes.Test(nodes.CharSubject(offset), *op_operand),
+        st.none() | st.integers(-3, 1).map(nodes.Offset),
+        st.one_of(
+            st.tuples(st.just("is"), pieces.name_choice(*CHAR_CLASSES)),
+            st.tuples(st.sampled_from(("==", "!=")), char.map(nodes.Str)),
+            st.tuples(st.just("in"), st.one_of(
+                st.lists(char, min_size=1, max_size=4).map(lambda cs: nodes.Str("".join(cs))),
+                st.lists(char.map(nodes.Str), min_size=1, max_size=3).map(lambda cs: nodes.ListValue(tuple(cs))),
+            )),
+        ),
+    )
+    window_tests = st.builds(lambda size, pattern: nodes.Test(nodes.WindowSubject(size), "~", pattern),
+                             st.integers(1, 8), pieces.regex(pieces.match_patterns + (r"th$", r"\.\s$", r"^\w")))
+    tests = [char_tests, window_tests]
+    if known.axes:
+        @st.composite
+        def axis_tests(draw):
+            axis = known.axes[draw(st.sampled_from(list(known.axes)))]
+            offset = draw(st.none() | st.integers(-2, 1).map(nodes.Offset))
+            choices = st.sampled_from(("_",) + axis.labels).map(operand)
+            op = draw(st.sampled_from(("==", "!=", "in")))
+            value = (draw(st.lists(choices, min_size=1, max_size=3).map(lambda xs: nodes.ListValue(tuple(xs))))
+                     if op == "in" else draw(choices))
+            return nodes.Test(nodes.AxisSubject(nodes.Ref(axis.name), offset), op, value)
+
+        tests.append(axis_tests())
+    if known.names(spans=True):
+        tests.append(st.builds(
+            nodes.Test,
+            st.builds(nodes.ViewSubject, st.sampled_from(("position", "index", "depth")),
+                      st.sampled_from(known.names(spans=True)).map(nodes.Ref)),
+            st.sampled_from(("==", "!=", "<", "<=", ">", ">=")),
+            st.integers(0, 5).map(nodes.Num),
+        ))
+    return st.recursive(st.one_of(tests), lambda inner: st.one_of(
+        st.builds(nodes.Not, inner),
+        st.builds(nodes.AllOf, st.lists(inner, min_size=2, max_size=3).map(tuple)),
+        st.builds(nodes.AnyOf, st.lists(inner, min_size=2, max_size=3).map(tuple)),
+    ), max_leaves=4)

@@ -20,7 +20,9 @@ import attrs
 import numpy as np
 
 from grid_dsl.language.diagnostics import Diagnostic, SpecError
-from grid_dsl.language.nodes import AnnotationDecl, Loc
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.annotation import AnnotationDecl
+from grid_dsl.language.nodes import Loc
 
 from axes.base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
 
@@ -141,3 +143,26 @@ def build_annotation(node: AnnotationDecl, ctx) -> AnnotationAxis | None:
         plain_labels=labels,
         loc=node.loc,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return True
+
+
+def strategy(known, name: str, pieces):
+    """Its labels (often ones that must be quoted), and any other option."""
+    from hypothesis import strategies as st
+
+    label_values = st.lists(pieces.label, min_size=1, max_size=4, unique=True).map(
+        lambda labels: nodes.ListValue(tuple(nodes.Ident(x) if pieces.plain(x) else nodes.Str(x) for x in labels)))
+
+    @st.composite
+    def build(draw):
+        opts = draw(pieces.options(("layer", pieces.ident.map(nodes.Ident)), ("encoding", pieces.name_choice("span", "bio"))))
+        items = (opts.items if opts else ()) + (nodes.Option("labels", draw(label_values)),)
+        return AnnotationDecl(name, nodes.Options(tuple(draw(st.permutations(items)))))
+
+    return build()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import abc
 import functools
+import sys
+from types import ModuleType
 from typing import Callable, ClassVar, Mapping
 
 import attrs
@@ -272,6 +274,13 @@ def kinds() -> dict[str, type]:
     one list that the spec strategies and the tests iterate. The main axis
     has a builder too but is no kind: a spec has one, declared by `main`."""
     return {node_type.kind: node_type for node_type in BUILDERS if issubclass(node_type, AxisDecl)}
+
+
+def kind_module(node_type: type) -> ModuleType:
+    """The module of a kind (its builder's): its docstring is the kind's
+    reference, and its `strategy(known, name, pieces)` and `can_declare(known)`
+    draw random valid declarations for the property tests (grid_dsl.testing)."""
+    return sys.modules[BUILDERS[node_type].__module__]
 
 
 # ------------------------------------------------------- vectorised helpers

@@ -39,7 +39,8 @@ import numpy as np
 import regex
 
 from grid_dsl.language.diagnostics import Diagnostic, SpecError, did_you_mean
-from grid_dsl.language.nodes import ChunksDecl, LongStr, Loc
+from grid_dsl.language.kinds.chunks import ChunksDecl
+from grid_dsl.language.nodes import LongStr, Loc, Ref
 
 from axes.base import Axis, Lookahead, Spans, Stream, bio_labels, builds, paint_bio, paint_nested
 
@@ -287,3 +288,45 @@ def build_chunks(node: ChunksDecl, ctx) -> ChunksAxis | None:
         chunk_labels=chunk_labels,
         grammar_loc=node.grammar.loc,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return known.chunks and bool(known.names(spans=True))  # slow to compile: only when asked for
+
+
+_TAG = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _tags(axis) -> list[str]:
+    """The tags a chunk grammar over `axis` can name (plain labels only)."""
+    bio = getattr(axis, "encoding", "span") == "bio"
+    tags = dict.fromkeys(label[2:] if bio else label for label in axis.labels)
+    return [tag for tag in tags if _TAG.fullmatch(tag)]
+
+
+def strategy(known, name: str, pieces):
+    """A cascade of 1-3 stages of chunk, strip and `+` rules over the tags of an axis with spans."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        over = known.axes[draw(st.sampled_from(known.names(spans=True)))]
+        tag = st.sampled_from(_tags(over) or [".*"]) | st.just(".*")
+        tags = st.lists(tag, min_size=1, max_size=3).map(lambda ts: "".join(f"<{t}>" for t in ts))
+        rule = st.one_of(tags.map(lambda t: "{%s}" % t), tags.map(lambda t: "{%s+}" % t), tags.map(lambda t: "}%s{" % t))
+        lines = []
+        for _ in range(draw(st.integers(1, 3))):
+            stage = draw(pieces.ident)
+            indent = " " * draw(st.integers(0, 8))
+            lines.append(f"{indent}{stage}: {draw(rule)}")
+            lines.extend(f"{indent}    {extra}" for extra in draw(st.lists(rule, max_size=1)))
+        grammar = draw(st.sampled_from(("{}", "\n{}\n", "\n{}\n    "))).format("\n".join(lines))
+        parents = known.names(spans=True)
+        parent = draw(st.none() | st.sampled_from(parents).map(Ref))
+        opts = draw(pieces.options(("encoding", pieces.name_choice("span", "bio"))))
+        return ChunksDecl(name, Ref(over.name), parent, opts, LongStr(grammar))
+
+    return build()

@@ -23,7 +23,8 @@ import attrs
 import numpy as np
 import regex
 
-from grid_dsl.language.nodes import GroupDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.group import GroupDecl, Segment
 
 from axes import _nltk
 from axes.base import (
@@ -219,3 +220,32 @@ def build_group(node: GroupDecl, ctx) -> GroupAxis | None:
         parent=parent.name if parent else None,
         encoding=opts["encoding"],
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return True
+
+
+def strategy(known, name: str, pieces):
+    """Any segmenter (sentences when NLTK data is there), within any grouping declared before."""
+    from hypothesis import strategies as st
+
+    segmenters = ["words", "tokens", "lines", "paragraphs", "matches", "split"] + (["sentences"] if known.nltk else [])
+
+    @st.composite
+    def build(draw):
+        kind = draw(st.sampled_from(segmenters))
+        pattern = None
+        if kind == "matches":
+            pattern = draw(pieces.regex(pieces.match_patterns))
+        elif kind == "split":
+            pattern = draw(pieces.regex(pieces.split_patterns))
+        parents = known.names(spans=True)
+        parent = draw(st.none() | st.sampled_from(parents).map(nodes.Ref)) if parents else None
+        opts = draw(pieces.options(("label", pieces.ident.map(nodes.Ident)), ("encoding", pieces.name_choice("span", "bio"))))
+        return GroupDecl(name, Segment(kind, pattern), parent, opts)
+
+    return build()

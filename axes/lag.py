@@ -18,7 +18,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import LagDecl, Ref
+from grid_dsl.language.kinds.lag import LagDecl
+from grid_dsl.language.nodes import Ref
 
 from axes.base import CAUSAL, MAX_SHIFT, Axis, Lookahead, Stream, builds, hold
 
@@ -89,3 +90,21 @@ def build_lag(node: LagDecl, ctx) -> LagAxis | None:
     else:
         lookahead = la
     return LagAxis(lookahead=lookahead, inputs=(source.name,), chars=node.amount, **common)
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.axes)
+
+
+def strategy(known, name: str, pieces):
+    """Any axis by a few characters either way, or after a grouping."""
+    from hypothesis import strategies as st
+
+    amount = st.integers(-2, 4).filter(bool)
+    spans = known.names(spans=True)
+    if spans:
+        amount = amount | st.sampled_from(spans).map(Ref)
+    return st.builds(LagDecl, st.just(name), st.sampled_from(known.names()).map(Ref), amount)

@@ -80,7 +80,9 @@ import attrs
 import regex
 
 from grid_dsl.language.diagnostics import inner_loc
-from grid_dsl.language.nodes import LexiconDecl, Loc, Str
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.lexicon import LexiconDecl, LexiconEntry
+from grid_dsl.language.nodes import Loc, Str
 
 from axes.base import (
     CAUSAL,
@@ -374,3 +376,34 @@ def build_lexicon(node: LexiconDecl, ctx) -> LexiconAxis | None:
         encoding=encoding,
         loc=node.loc,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return True
+
+
+def strategy(known, name: str, pieces):
+    """Literal and regex patterns, each used once, mapped to labels, with
+    any of the lexicon's options."""
+    from hypothesis import strategies as st
+
+    pattern = st.one_of(pieces.literal.map(nodes.Str), pieces.regex(pieces.match_patterns))
+
+    @st.composite
+    def build(draw):
+        patterns = draw(st.lists(pattern, min_size=1, max_size=5, unique=True))
+        cuts = sorted(draw(st.lists(st.integers(1, len(patterns)), max_size=2, unique=True)))
+        entries = tuple(LexiconEntry(tuple(patterns[a:b]), nodes.Label(draw(pieces.label)))
+                        for a, b in zip([0] + cuts, cuts + [len(patterns)]) if b > a)
+        opts = draw(pieces.options(
+            ("case", pieces.name_choice("sensitive", "insensitive")),
+            ("whole_word", pieces.flag()),
+            ("overlap", pieces.name_choice("priority", "longest")),
+            ("encoding", pieces.name_choice(*ENCODINGS)),
+        ))
+        return LexiconDecl(name, opts, entries)
+
+    return build()

@@ -38,7 +38,7 @@ import numpy as np
 import regex
 
 from grid_dsl.language import nodes
-from grid_dsl.language.nodes import NestingDecl
+from grid_dsl.language.kinds.nesting import Delimiter, NestingDecl
 
 from axes._regex import literals_never_extend, looks_ahead, max_width, regex_timeout, timed
 from axes.base import CAUSAL, Axis, Lookahead, Stream, builds, hold
@@ -148,3 +148,33 @@ def build_nesting(node: NestingDecl, ctx) -> NestingAxis | None:
         inside=opts["inside"],
         loc=node.loc,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+_DELIMITERS = ("(", ")", "[", "]", "\"", "“", "”", "«", "»", "<<", ">>", "'", "--")
+
+
+def can_declare(known) -> bool:
+    return True
+
+
+def strategy(known, name: str, pieces):
+    """Distinct literal delimiters (pairs and toggles), sometimes a regex one."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        strings = draw(st.lists(st.sampled_from(_DELIMITERS), min_size=1, max_size=6, unique=True))
+        patterns = [nodes.Str(x) for x in strings]
+        if draw(st.booleans()):
+            patterns.append(nodes.Regex(draw(st.sampled_from((r"\{", r"\}", r"\.\.\.", r"[|]"))), ""))
+        delimiters, i = [], 0
+        while i < len(patterns):
+            pair = i + 1 < len(patterns) and draw(st.booleans())
+            delimiters.append(Delimiter(patterns[i], patterns[i + 1] if pair else None))
+            i += 2 if pair else 1
+        opts = draw(pieces.options(("max", st.integers(1, 12).map(nodes.Num)), ("inside", pieces.flag())))
+        return NestingDecl(name, opts, tuple(delimiters))
+
+    return build()

@@ -49,7 +49,7 @@ import re
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import PosDecl
+from grid_dsl.language.kinds.pos import PosDecl
 
 from axes import _nltk
 from axes._perceptron import engine
@@ -246,3 +246,17 @@ def build_pos(node: PosDecl, ctx) -> PosAxis | None:
         tagset=opts["tagset"],
         prefix=opts["prefix"],
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return known.nltk  # needs the tagger's data
+
+
+def strategy(known, name: str, pieces):
+    from hypothesis import strategies as st
+
+    return st.builds(PosDecl, st.just(name),
+                     pieces.options(("tagset", pieces.name_choice("penn", "universal")), ("prefix", pieces.flag())))

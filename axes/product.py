@@ -5,7 +5,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import ProductDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.product import ProductDecl
 
 from axes.base import MAX_LABELS, NONE_LABEL, Axis, Stream, builds
 
@@ -43,3 +44,19 @@ def build_product(node: ProductDecl, ctx) -> ProductAxis | None:
         right=right.name,
         right_size=len(right.vocab),
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.names(max_vocab=8))
+
+
+def strategy(known, name: str, pieces):
+    """Two axes with small vocabularies (the product's is theirs multiplied)."""
+    from hypothesis import strategies as st
+
+    small = known.names(max_vocab=8)
+    return st.builds(ProductDecl, st.just(name), st.sampled_from(small).map(nodes.Ref),
+                     st.sampled_from(small).map(nodes.Ref))

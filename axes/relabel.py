@@ -9,7 +9,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import RelabelDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.relabel import RelabelDecl, RelabelEntry
 
 from axes.base import Axis, Spans, Stream, builds
 
@@ -72,3 +73,30 @@ def build_relabel(node: RelabelDecl, ctx) -> RelabelAxis | None:
         source=source.name,
         table=table,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.names(labelled=True))
+
+
+def strategy(known, name: str, pieces):
+    """Some real labels of an axis declared before, in groups, each group to a new label."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        source = known.axes[draw(st.sampled_from(known.names(labelled=True)))]
+        picked = draw(st.lists(st.sampled_from(source.labels), unique=True, max_size=min(6, len(source.labels))))
+        cuts = sorted(draw(st.lists(st.integers(1, max(1, len(picked) - 1)), max_size=2, unique=True)))
+        groups = [g for g in (picked[a:b] for a, b in zip([0] + cuts, cuts + [len(picked)])) if g]
+        entries = tuple(RelabelEntry(tuple(nodes.Label(x) for x in group), nodes.Label(draw(pieces.label)))
+                        for group in groups)
+        default = draw(st.none() | pieces.label.map(lambda x: nodes.Default(nodes.Label(x))))
+        if not entries and default is None:
+            default = nodes.Default(nodes.Label("OTHER"))
+        return RelabelDecl(name, nodes.Ref(source.name), entries, default)
+
+    return build()

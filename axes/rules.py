@@ -91,8 +91,9 @@ import regex
 
 from grid_dsl.language import nodes
 from grid_dsl.language.diagnostics import did_you_mean
-from grid_dsl.language.formatter import value as spec_value
-from grid_dsl.language.nodes import RulesDecl
+from grid_dsl.language.kinds.rules import Rule, RulesDecl
+from grid_dsl.language.kinds.view import ViewDecl
+from grid_dsl.language.writing import value as spec_value
 
 from axes import views
 from axes._conditions import (
@@ -108,6 +109,7 @@ from axes._conditions import (
     ViewTest,
     WindowTest,
     combined,
+    conditions_strategy,
     label_numbers,
 )
 from axes.base import CAUSAL, MAX_SHIFT, NONE_ID, NONE_LABEL, Axis, Document, Lookahead, Stream, builds
@@ -330,7 +332,7 @@ class _Compiler:
             return None
         # The view axis itself: its checks (the group must have spans), its
         # look-ahead and its computation, with values left uncapped.
-        decl = nodes.ViewDecl(subject.view, f"{self.axis_name}.{subject.view}", subject.group, loc=subject.loc)
+        decl = ViewDecl(subject.view, f"{self.axis_name}.{subject.view}", subject.group, loc=subject.loc)
         view = views.build_view(decl, self.ctx)
         if view is None:
             return None
@@ -352,3 +354,20 @@ def _shifted_lookahead(axis: Axis, offset: int) -> Lookahead:
         return Lookahead("chars", la.n + offset, note="; ".join(filter(None, (note, la.note))))
     # A span's end seen from a later position may belong to a later span.
     return Lookahead("unbounded", note="; ".join(filter(None, (note, la.note))))
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return True
+
+
+def strategy(known, name: str, pieces):
+    """1-3 rules over random conditions (axes/_conditions.py), maybe a default; `_` is no label."""
+    from hypothesis import strategies as st
+
+    label = pieces.label | st.just("_")
+    rules = st.lists(st.builds(Rule, conditions_strategy(known, pieces), label.map(nodes.Label)), min_size=1, max_size=3)
+    default = st.none() | label.map(lambda x: nodes.Default(nodes.Label(x)))
+    return st.builds(RulesDecl, st.just(name), st.none(), rules.map(tuple), default)

@@ -39,7 +39,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import StateDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.state import StateDecl
 
 from axes import _state
 from axes.base import CAUSAL, Axis, Lookahead, Stream, builds
@@ -129,3 +130,30 @@ def build_state(node: StateDecl, ctx) -> StateAxis | None:
         source_spans=source.has_spans, maximum=opts.get("max", 0), scale=opts.get("scale", "linear"),
         since_end=since_end,
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.axes)
+
+
+def strategy(known, name: str, pieces):
+    """latest/first of any axis, count/since of any axis, optionally within a grouping."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        op = draw(st.sampled_from(("latest", "first", "count", "since")))
+        source = nodes.Ref(draw(st.sampled_from(known.names())))
+        spans = known.names(spans=True)
+        within = draw(st.none() | st.sampled_from(spans).map(nodes.Ref)) if spans else None
+        pairs = []
+        if op in ("count", "since"):
+            pairs = [("max", st.integers(1, 40).map(nodes.Num)), ("scale", pieces.name_choice("linear", "log"))]
+        if op == "since":
+            pairs.append(("from", pieces.name_choice("start", "end")))
+        return StateDecl(op, name, source, within, draw(pieces.options(*pairs)) if pairs else None)
+
+    return build()

@@ -59,7 +59,8 @@ import numpy as np
 
 from grid_dsl.language import nodes
 from grid_dsl.language.diagnostics import Diagnostic, SpecError, did_you_mean
-from grid_dsl.language.nodes import Loc, TaggerDecl
+from grid_dsl.language.kinds.tagger import TaggerDecl
+from grid_dsl.language.nodes import Loc
 
 from axes.base import CAUSAL, NONE_LABEL, SPAN_FACTS_CAUSAL, Axis, Lookahead, Spans, Stream, builds, paint
 
@@ -301,3 +302,25 @@ class CharClassTagger:
         wanted = np.isin(run_kinds, [number[label] for label in self.labels])
         names = np.array(self.CLASSES)[run_kinds[wanted]]
         return zip(starts[wanted].tolist(), ends[wanted].tolist(), names.tolist())
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.taggers)  # the plug-ins the property test asked for
+
+
+def strategy(known, name: str, pieces):
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        plugin = draw(st.sampled_from(known.taggers))
+        opts = None
+        if plugin == "char_class":  # the built-in plug-in's one option
+            classes = st.lists(st.sampled_from(CharClassTagger.CLASSES), min_size=1, max_size=3, unique=True)
+            opts = draw(pieces.options(("labels", classes.map(lambda cs: nodes.ListValue(tuple(map(nodes.Ident, cs)))))))
+        return TaggerDecl(name, plugin, opts)
+
+    return build()

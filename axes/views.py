@@ -21,7 +21,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from grid_dsl.language.nodes import ViewDecl
+from grid_dsl.language import nodes
+from grid_dsl.language.kinds.view import ViewDecl
 
 from axes.base import Axis, Spans, Stream, builds, cap_labels, capped_ids, paint_nested, position_in_spans
 
@@ -95,3 +96,19 @@ def build_view(node: ViewDecl, ctx) -> ViewAxis | None:
         group_level=group.level,
         train_offset=opts["train_offset"],
     )
+
+
+# ------------------------------------------- random declarations (grid_dsl.testing)
+
+
+def can_declare(known) -> bool:
+    return bool(known.names(spans=True))
+
+
+def strategy(known, name: str, pieces):
+    """position / index / depth of a grouping declared before."""
+    from hypothesis import strategies as st
+
+    return st.builds(ViewDecl, st.sampled_from(("position", "index", "depth")), st.just(name),
+                     st.sampled_from(known.names(spans=True)).map(nodes.Ref),
+                     pieces.options(("max", st.integers(1, 12).map(nodes.Num))))

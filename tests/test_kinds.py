@@ -1,12 +1,15 @@
 """The registry of kinds (axes.base.kinds()) is the one list of kinds of axis:
-every kind registered there must have its grammar rule `<kind>_decl` (built
-into its node class), a formatting, a spec strategy and a docs entry (its
-module's docstring opens with its statement). A kind that lacks any piece
-fails here, and the failure names the piece to add (docs/adding-a-kind.md).
-The tests below also remove each piece in turn, to show that they fail."""
+every kind registered there must have its grammar rule `<kind>_decl`, its
+language module grid_dsl/language/kinds/<kind>.py (the node built from the
+rule, and its formatting), and in its axes module a spec strategy and a docs
+entry (the module's docstring opens with its statement). A kind that lacks
+any piece fails here, and the failure names the file to edit
+(docs/adding-a-kind.md). The tests below also remove each piece in turn, to
+show that they fail."""
 
 import functools
 import re
+import subprocess
 import sys
 import types
 
@@ -14,12 +17,14 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from axes.base import BUILDERS, kinds
+from conftest import ROOT
+
+from axes.base import BUILDERS, kind_module, kinds
 from grid_dsl import SpecError, parse
-from grid_dsl.language import formatter, nodes
+from grid_dsl.language import nodes, writing
+from grid_dsl.language.kinds.lag import LagDecl
 from grid_dsl.language.parser import _lark, literal_words, statement_keywords
 from grid_dsl.testing import spec_asts
-from grid_dsl.testing.strategies import KIND_STRATEGIES
 
 
 def statement_words(kind: type) -> list[str]:
@@ -30,24 +35,30 @@ def statement_words(kind: type) -> list[str]:
 
 
 def unfinished(kind: type) -> list[str]:
-    """The pieces a registered kind lacks, each said as what to add."""
+    """The pieces a registered kind lacks, each said as what to add where."""
     rule, name = f"{kind.kind}_decl", kind.__name__
+    language = f"grid_dsl.language.kinds.{kind.kind}"
     problems = []
     words = statement_words(kind)
     if not words:
         problems.append(f"grid_dsl/language/grammar.lark: no rule {rule}")
-    if nodes.NODE_FOR_RULE.get(rule) is not kind:
-        problems.append(f"grid_dsl/language/nodes.py: {name} is not the node of {rule} (@axis_kind({kind.kind!r}))")
-    if formatter.statement_head.dispatch(kind) is formatter.statement_head.dispatch(object):
-        problems.append(f"grid_dsl/language/formatter.py: no statement_head registered for {name}")
-    if kind not in KIND_STRATEGIES:
-        problems.append(f"grid_dsl/testing/strategies.py: no entry for {name} in KIND_STRATEGIES")
-    module = BUILDERS[kind].__module__
-    synopsis = (sys.modules[module].__doc__ or "").strip().partition("\n")[0]
+    if nodes.NODE_FOR_RULE.get(rule) is not kind or kind.__module__ != language:
+        problems.append(f"{path_of(language)}: no class {name} here that is the node of {rule} (@axis_kind({kind.kind!r}))")
+    if writing.statement_head.dispatch(kind) is writing.statement_head.dispatch(object):
+        problems.append(f"{path_of(language)}: no statement_head registered for {name}")
+    module = kind_module(kind)
+    if not (callable(getattr(module, "strategy", None)) and callable(getattr(module, "can_declare", None))):
+        problems.append(f"{path_of(module.__name__)}: no strategy(known, name, pieces) and can_declare(known)")
+    synopsis = (module.__doc__ or "").strip().partition("\n")[0]
     named = [w for w in words or [kind.kind] if re.search(rf"\b{w}\b", synopsis)]
     if not synopsis.startswith(tuple(named)) or len(named) < len(words):
-        problems.append(f"{module}: its docstring does not open with the statement ({' / '.join(words or [kind.kind])} ...)")
+        problems.append(f"{path_of(module.__name__)}: its docstring does not open with the statement "
+                        f"({' / '.join(words or [kind.kind])} ...)")
     return problems
+
+
+def path_of(module: str) -> str:
+    return module.replace(".", "/") + ".py"
 
 
 def assert_every_kind_is_complete():
@@ -71,6 +82,19 @@ def test_statement_keywords_are_the_first_words_of_the_statement_rules():
     assert {"position", "index", "depth", "lexicon"} <= expected  # a named terminal's words, and literals
 
 
+def test_the_language_alone_knows_every_kind():
+    """The parser and `multigrid fmt` work without axes/: importing the
+    parser registers every kind's node and formatting, and imports no axis."""
+    script = ("import sys\n"
+              "import grid_dsl.language.parser\n"
+              "from grid_dsl.language import nodes, writing\n"
+              "print(sorted(c.kind for c in nodes.NODE_FOR_RULE.values() if issubclass(c, nodes.AxisDecl)\n"
+              "             and writing.statement_head.dispatch(c) is not writing.statement_head.dispatch(object)))\n"
+              "print(sorted(m for m in sys.modules if m.partition('.')[0] in ('axes', 'torch')))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [str(sorted(kinds())), "[]"]
+
+
 @pytest.mark.parametrize("keyword", statement_keywords())
 def test_after_a_syntax_error_the_parser_resumes_at_every_statement_keyword(keyword):
     with pytest.raises(SpecError) as caught:
@@ -82,19 +106,23 @@ def test_after_a_syntax_error_the_parser_resumes_at_every_statement_keyword(keyw
 
 
 def _remove_strategy(monkeypatch):
-    monkeypatch.delitem(KIND_STRATEGIES, nodes.LagDecl)
+    monkeypatch.delattr(sys.modules["axes.lag"], "strategy")
 
 
 def _remove_formatting(monkeypatch):
-    bare = functools.singledispatch(formatter.statement_head.dispatch(object))
-    for cls, fn in formatter.statement_head.registry.items():
-        if cls not in (object, nodes.LagDecl):
+    bare = functools.singledispatch(writing.statement_head.dispatch(object))
+    for cls, fn in writing.statement_head.registry.items():
+        if cls not in (object, LagDecl):
             bare.register(cls, fn)
-    monkeypatch.setattr(formatter, "statement_head", bare)
+    monkeypatch.setattr(writing, "statement_head", bare)
 
 
 def _remove_node(monkeypatch):
     monkeypatch.delitem(nodes.NODE_FOR_RULE, "lag_decl")
+
+
+def _move_node(monkeypatch):
+    monkeypatch.setattr(LagDecl, "__module__", "grid_dsl.language.nodes")
 
 
 def _remove_docs(monkeypatch):
@@ -102,14 +130,15 @@ def _remove_docs(monkeypatch):
 
 
 @pytest.mark.parametrize("remove, problem", [
-    (_remove_strategy, "strategies.py: no entry for LagDecl"),
-    (_remove_formatting, "formatter.py: no statement_head registered for LagDecl"),
-    (_remove_node, "nodes.py: LagDecl is not the node of lag_decl"),
-    (_remove_docs, "axes.lag: its docstring does not open with the statement (lag ...)"),
+    (_remove_strategy, "axes/lag.py: no strategy(known, name, pieces) and can_declare(known)"),
+    (_remove_formatting, "grid_dsl/language/kinds/lag.py: no statement_head registered for LagDecl"),
+    (_remove_node, "grid_dsl/language/kinds/lag.py: no class LagDecl here that is the node of lag_decl"),
+    (_move_node, "grid_dsl/language/kinds/lag.py: no class LagDecl here that is the node of lag_decl"),
+    (_remove_docs, "axes/lag.py: its docstring does not open with the statement (lag ...)"),
 ])
 def test_a_kind_missing_one_piece_fails_naming_it(monkeypatch, remove, problem):
     remove(monkeypatch)
-    [found] = unfinished(nodes.LagDecl)
+    [found] = unfinished(LagDecl)
     assert problem in found
     with pytest.raises(AssertionError, match=re.escape(problem)):
         assert_every_kind_is_complete()
@@ -133,14 +162,14 @@ def test_a_registered_kind_with_nothing_else_fails_on_every_piece(monkeypatch):
     monkeypatch.setitem(BUILDERS, WidgetDecl, build)
     assert kinds()["widget"] is WidgetDecl
     assert [p.partition(":")[0] for p in unfinished(WidgetDecl)] == [
-        "grid_dsl/language/grammar.lark", "grid_dsl/language/nodes.py", "grid_dsl/language/formatter.py",
-        "grid_dsl/testing/strategies.py", "widget_kind"]
+        "grid_dsl/language/grammar.lark", "grid_dsl/language/kinds/widget.py", "grid_dsl/language/kinds/widget.py",
+        "widget_kind.py", "widget_kind.py"]
     with pytest.raises(AssertionError, match="no rule widget_decl"):
         assert_every_kind_is_complete()
 
 
 def test_specs_are_drawn_from_the_registered_kinds_only(monkeypatch):
-    monkeypatch.delitem(BUILDERS, nodes.LagDecl)
+    monkeypatch.delitem(BUILDERS, LagDecl)
     drawn = []
 
     @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -149,4 +178,4 @@ def test_specs_are_drawn_from_the_registered_kinds_only(monkeypatch):
         drawn.extend(type(s) for s in spec.statements)
 
     collect()
-    assert nodes.GroupDecl in drawn and nodes.LagDecl not in drawn
+    assert nodes.GroupDecl in drawn and LagDecl not in drawn

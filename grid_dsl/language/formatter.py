@@ -30,165 +30,33 @@ and `parse(format_spec(spec)) == spec`. The rules:
 from __future__ import annotations
 
 import bisect
-import functools
-import math
-import re
 
 import attrs
 from lark.exceptions import LexError
 
 from grid_dsl.language import nodes
 from grid_dsl.language.parser import _lark, keywords, parse
+from grid_dsl.language.writing import (  # noqa: F401  (label, long_string, number, quote, value: part of this module's API)
+    block_entries,
+    entry,
+    label,
+    long_string,
+    number,
+    options,
+    quote,
+    statement_head,
+    value,
+)
 
 INDENT = "    "
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LONG_STRING_BODY = re.compile(r'(?:[^"\\]|\\.|"(?!""))*')
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_JOINERS = "\u200c\u200d"  # printable in practice: inside emoji and Indic words
-
 KEYWORDS = keywords()  # a label that is one of these is quoted
-
-
-# ------------------------------------------------------------------ values
-
-
-def quote(text: str) -> str:
-    """A "string" literal that the parser (ast.literal_eval) reads back as `text`."""
-    out = ['"']
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch.isprintable() or ch in _JOINERS:
-            out.append(ch)
-        else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def label(text: str) -> str:
-    """A label bare when the grammar reads it as a name, else quoted."""
-    return text if _IDENTIFIER.fullmatch(text) and text not in KEYWORDS else quote(text)
-
-
-def number(value: int | float) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"not a number: {value!r}")
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        raise ValueError("NaN cannot be written in a spec")
-    if math.isinf(value):
-        return "1e999" if value > 0 else "-1e999"  # what the parser reads as infinity
-    return repr(value)
-
-
-def long_string(text: str) -> str:
-    """A chunk grammar verbatim in triple quotes, or as a "string" when it
-    cannot be written that way (a stray backslash, or a final quote)."""
-    if _LONG_STRING_BODY.fullmatch(text) and not text.endswith('"'):
-        return f'"""{text}"""'
-    return quote(text)
-
-
-@functools.singledispatch
-def value(node) -> str:
-    """An option value, rule operand or pattern as written."""
-    raise TypeError(f"not a value node: {node!r}")
-
-
-value.register(nodes.Str, lambda node: quote(node.value))
-value.register(nodes.Num, lambda node: number(node.value))
-value.register(nodes.Regex, lambda node: f"/{node.source}/{node.flags}")
-value.register(nodes.Ident, lambda node: node.name)
-value.register(nodes.ListValue, lambda node: "[" + ", ".join(value(item) for item in node.items) + "]")
-value.register(nodes.Label, lambda node: label(node.text))
-
-
-def options(node: nodes.Options | None) -> str:
-    """` (key=value, flag)` with its leading space, or "" when absent."""
-    if node is None:
-        return ""
-    items = (o.key if o.value is None else f"{o.key}={value(o.value)}" for o in node.items)
-    return " (" + ", ".join(items) + ")"
-
-
-# -------------------------------------------------------------- conditions
-
-
-@functools.singledispatch
-def condition(node, inside: str = "") -> str:
-    """A rule condition; `inside` is the operator around it ("or", "and",
-    "not" or "" at the top), which decides whether it needs parentheses."""
-    raise TypeError(f"not a condition node: {node!r}")
-
-
-@condition.register
-def _test(node: nodes.Test, inside: str = "") -> str:
-    return f"{_subject(node.subject)} {node.op} {value(node.operand)}"
-
-
-@condition.register
-def _not(node: nodes.Not, inside: str = "") -> str:
-    return "not " + condition(node.condition, "not")
-
-
-@condition.register(nodes.AllOf)
-@condition.register(nodes.AnyOf)
-def _junction(node, inside: str = "") -> str:
-    word = "and" if type(node) is nodes.AllOf else "or"
-    if len(node.conditions) < 2:
-        raise ValueError(f"an `{word}` needs at least two conditions: {node!r}")
-    text = f" {word} ".join(condition(c, word) for c in node.conditions)
-    # `and` binds tighter than `or`, `not` tighter than both; a nested
-    # node of the same kind needs parentheses to stay nested.
-    needs = inside == "not" or inside == "and" or (inside == "or" and word == "or")
-    return f"({text})" if needs else text
-
-
-def _offset(node: nodes.Offset | None) -> str:
-    return "" if node is None else f"[{node.value}]"
-
-
-@functools.singledispatch
-def _subject(node) -> str:
-    raise TypeError(f"not a condition subject: {node!r}")
-
-
-_subject.register(nodes.CharSubject, lambda node: "char" + _offset(node.offset))
-_subject.register(nodes.WindowSubject, lambda node: f"window({node.size})")
-_subject.register(nodes.ViewSubject, lambda node: f"{node.view}({node.group.name})")
-_subject.register(nodes.AxisSubject, lambda node: node.axis.name + _offset(node.offset))
 
 
 # -------------------------------------------------------------- statements
 #
-# Each statement node registers how it is written: `statement_head` gives its
-# text (for a block statement, its header up to `{`), `block_entries` the
-# entries of a block, `entry` the text of one entry.
-
-
-@functools.singledispatch
-def statement_head(node) -> str:
-    """A statement's text, or for a block statement its header up to `{`."""
-    raise TypeError(f"not a statement node: {node!r}")
-
-
-@functools.singledispatch
-def block_entries(node) -> tuple | None:
-    """The entries of a block statement, in order (None for other statements)."""
-    return None
-
-
-@functools.singledispatch
-def entry(node) -> str:
-    """One entry of a block, on its own line."""
-    raise TypeError(f"not a block entry: {node!r}")
-
-
-def _within(ref: nodes.Ref | None) -> str:
-    return "" if ref is None else f" within {ref.name}"
+# How each statement is written is registered with writing.statement_head
+# (and block_entries / entry for a block): main, include and feed here, each
+# kind of axis in its module of grid_dsl/language/kinds/.
 
 
 @statement_head.register
@@ -204,119 +72,6 @@ def _include(node: nodes.Include) -> str:
 @statement_head.register
 def _feed(node: nodes.Feed) -> str:
     return f"feed {node.axis.name} as {node.mode}{options(node.options)}"
-
-
-@statement_head.register
-def _group(node: nodes.GroupDecl) -> str:
-    pattern = "" if node.segment.pattern is None else " " + value(node.segment.pattern)
-    return f"group {node.name} = {node.segment.kind}{pattern}{_within(node.parent)}{options(node.options)}"
-
-
-@statement_head.register
-def _chunks(node: nodes.ChunksDecl) -> str:
-    return (f"chunks {node.name} over {node.over.name}{_within(node.parent)}{options(node.options)} "
-            f"{long_string(node.grammar.value)}")
-
-
-@statement_head.register
-def _lexicon(node: nodes.LexiconDecl) -> str:
-    return f"lexicon {node.name}{options(node.options)} {{"
-
-
-@block_entries.register
-def _lexicon_entries(node: nodes.LexiconDecl) -> tuple:
-    return node.entries
-
-
-@entry.register
-def _lexicon_entry(node: nodes.LexiconEntry) -> str:
-    return " | ".join(value(p) for p in node.patterns) + f" -> {label(node.label.text)}"
-
-
-@statement_head.register
-def _pos(node: nodes.PosDecl) -> str:
-    return f"pos {node.name}{options(node.options)}"
-
-
-@statement_head.register
-def _tagger(node: nodes.TaggerDecl) -> str:
-    return f"tagger {node.name} = {node.plugin}{options(node.options)}"
-
-
-@statement_head.register
-def _rules(node: nodes.RulesDecl) -> str:
-    return f"rules {node.name}{options(node.options)} {{"
-
-
-@block_entries.register
-def _rules_entries(node: nodes.RulesDecl) -> tuple:
-    return node.rules + ((node.default,) if node.default else ())
-
-
-@entry.register
-def _rule(node: nodes.Rule) -> str:
-    return f"when {condition(node.condition)} -> {label(node.label.text)}"
-
-
-@entry.register
-def _default(node: nodes.Default) -> str:
-    return f"default -> {label(node.label.text)}"
-
-
-@statement_head.register
-def _annotation(node: nodes.AnnotationDecl) -> str:
-    return f"annotation {node.name}{options(node.options)}"
-
-
-@statement_head.register
-def _relabel(node: nodes.RelabelDecl) -> str:
-    return f"relabel {node.name} = {node.source.name} {{"
-
-
-@block_entries.register
-def _relabel_entries(node: nodes.RelabelDecl) -> tuple:
-    return node.entries + ((node.default,) if node.default else ())
-
-
-@entry.register
-def _relabel_entry(node: nodes.RelabelEntry) -> str:
-    return " | ".join(label(s.text) for s in node.sources) + f" -> {label(node.target.text)}"
-
-
-@statement_head.register
-def _product(node: nodes.ProductDecl) -> str:
-    return f"product {node.name} = {node.left.name} * {node.right.name}"
-
-
-@statement_head.register
-def _lag(node: nodes.LagDecl) -> str:
-    amount = f"after {node.amount.name}" if isinstance(node.amount, nodes.Ref) else f"by {node.amount} chars"
-    return f"lag {node.name} = {node.source.name} {amount}"
-
-
-@statement_head.register
-def _view(node: nodes.ViewDecl) -> str:
-    return f"{node.view} {node.name} = {node.group.name}{options(node.options)}"
-
-
-@statement_head.register
-def _state(node: nodes.StateDecl) -> str:
-    return f"{node.operator} {node.name} = {node.source.name}{_within(node.within)}{options(node.options)}"
-
-
-@statement_head.register
-def _nesting(node: nodes.NestingDecl) -> str:
-    return f"nesting {node.name}{options(node.options)} {{"
-
-
-@block_entries.register
-def _nesting_entries(node: nodes.NestingDecl) -> tuple:
-    return node.delimiters
-
-
-@entry.register
-def _delimiter(node: nodes.Delimiter) -> str:
-    return value(node.opening) + ("" if node.closing is None else f" .. {value(node.closing)}")
 
 
 # `main`/`include` first, then axes, then `feed`s (a blank line between sections).

@@ -3,9 +3,14 @@
 Every node carries a `loc` (where it was written) that takes no part in
 equality, so `parse(format(spec)) == spec` compares meaning, not layout.
 A node is registered under the grammar rule that produces it; the parser
-builds it from the rule's children in order (see parser.py). The node of a
-kind of axis is registered with `@axis_kind(kind)`, under the rule
-`<kind>_decl` (docs/adding-a-kind.md).
+builds it from the rule's children in order (see parser.py).
+
+This module holds the nodes every statement may use (values, options, rule
+conditions, `default ->`), the statements that are no axis (main, include,
+feed), and the registry. Each kind of axis has its own module in
+grid_dsl/language/kinds/ with its node, registered with `@axis_kind(kind)`
+under the rule `<kind>_decl`, and its formatting (docs/adding-a-kind.md).
+Their nodes can be named from here too (`nodes.LexiconDecl`).
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ def node(rule: str, variadic: bool = False):
     return register
 
 
-def _loc():
+def loc_field():
+    """The `loc` every node ends with: where it was written, no part of equality."""
     return attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
@@ -59,7 +65,7 @@ class Ref:
     """A reference to another axis by name."""
 
     name: str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("label")
@@ -67,31 +73,31 @@ class Label:
     """A label of an axis's vocabulary (written bare or quoted)."""
 
     text: str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("ident")
 class Ident:
     name: str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("string")
 class Str:
     value: str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("long_string")
 class LongStr:
     value: str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("number")
 class Num:
     value: int | float
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("regex")
@@ -102,13 +108,13 @@ class Regex:
 
     source: str
     flags: str = ""
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("value_list", variadic=True)
 class ListValue:
     items: tuple
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 Value = Union[Str, Num, Regex, Ident, ListValue]
@@ -118,13 +124,13 @@ Value = Union[Str, Num, Regex, Ident, ListValue]
 class Option:
     key: str
     value: Value | None = None
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("options")
 class Options:
     items: tuple[Option, ...] = ()
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 # --------------------------------------------------------------- structure
@@ -134,13 +140,13 @@ class Options:
 class MainDecl:
     unit: str
     options: Options | None = None
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("include_decl")
 class Include:
     path: Str
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("feed_decl")
@@ -148,10 +154,12 @@ class Feed:
     axis: Ref
     mode: str
     options: Options | None = None
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 # -------------------------------------------------------------- axis kinds
+#
+# The node of each kind is in its module of grid_dsl/language/kinds/.
 
 
 class AxisDecl:
@@ -172,101 +180,39 @@ def axis_kind(kind: str):
     return register
 
 
-@node("segment")
-class Segment:
-    """A built-in segmentation: words, tokens, sentences, paragraphs, lines,
-    or regex matches / regex-delimited spans."""
-
-    kind: str
-    pattern: Regex | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("group")
-class GroupDecl(AxisDecl):
-    name: str
-    segment: Segment
-    parent: Ref | None = None
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("chunks")
-class ChunksDecl(AxisDecl):
-    """A chunk cascade in nltk.RegexpParser grammar over another axis's
-    labels, run within each span of a parent grouping (usually sentences)."""
-
-    name: str
-    over: Ref
-    parent: Ref | None
-    options: Options | None
-    grammar: LongStr
-    loc: Loc | None = _loc()
-
-
-@node("lexicon_entry")
-class LexiconEntry:
-    patterns: tuple[Str | Regex, ...]
-    label: Label
-    loc: Loc | None = _loc()
-
-
-@axis_kind("lexicon")
-class LexiconDecl(AxisDecl):
-    name: str
-    options: Options | None
-    entries: tuple[LexiconEntry, ...]
-    loc: Loc | None = _loc()
-
-
-@axis_kind("pos")
-class PosDecl(AxisDecl):
-    name: str
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("tagger")
-class TaggerDecl(AxisDecl):
-    name: str
-    plugin: str
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-# Rule conditions ----------------------------------------------------------
+# ---------------------------------------------------------- rule conditions
 
 
 @node("offset")
 class Offset:
     value: int
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("char_subject")
 class CharSubject:
     offset: Offset | None = None
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("window_subject")
 class WindowSubject:
     size: int
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("view_subject")
 class ViewSubject:
     view: str
     group: Ref
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("axis_subject")
 class AxisSubject:
     axis: Ref
     offset: Offset | None = None
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("test")
@@ -274,133 +220,36 @@ class Test:
     subject: CharSubject | WindowSubject | ViewSubject | AxisSubject
     op: str
     operand: Value
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("negation")
 class Not:
     condition: object
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("all_of", variadic=True)
 class AllOf:
     conditions: tuple
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 @node("any_of", variadic=True)
 class AnyOf:
     conditions: tuple
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 Condition = Union[Test, Not, AllOf, AnyOf]
 
 
-@node("rule")
-class Rule:
-    condition: Condition
-    label: Label
-    loc: Loc | None = _loc()
-
-
 @node("default_label")
 class Default:
+    """`default -> LABEL`, the last entry of a rules or relabel block."""
+
     label: Label
-    loc: Loc | None = _loc()
-
-
-@axis_kind("rules")
-class RulesDecl(AxisDecl):
-    name: str
-    options: Options | None
-    rules: tuple[Rule, ...]
-    default: Default | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("annotation")
-class AnnotationDecl(AxisDecl):
-    name: str
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-@node("relabel_entry")
-class RelabelEntry:
-    sources: tuple[Label, ...]
-    target: Label
-    loc: Loc | None = _loc()
-
-
-@axis_kind("relabel")
-class RelabelDecl(AxisDecl):
-    name: str
-    source: Ref
-    entries: tuple[RelabelEntry, ...]
-    default: Default | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("product")
-class ProductDecl(AxisDecl):
-    name: str
-    left: Ref
-    right: Ref
-    loc: Loc | None = _loc()
-
-
-@axis_kind("lag")
-class LagDecl(AxisDecl):
-    """`by N chars` (amount is an int; negative: shown N chars early) or `after GROUP` (amount is a Ref)."""
-
-    name: str
-    source: Ref
-    amount: int | Ref
-    loc: Loc | None = _loc()
-
-
-@axis_kind("view")
-class ViewDecl(AxisDecl):
-    """position / index / depth of the spans of a grouping."""
-
-    view: str
-    name: str
-    group: Ref
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("state")
-class StateDecl(AxisDecl):
-    """latest / first / count / since over another axis, reset at each span of `within`."""
-
-    operator: str
-    name: str
-    source: Ref
-    within: Ref | None = None
-    options: Options | None = None
-    loc: Loc | None = _loc()
-
-
-@node("delimiter")
-class Delimiter:
-    """An opening pattern and its closing one; with no closing, one pattern that toggles."""
-
-    opening: Str | Regex
-    closing: Str | Regex | None = None
-    loc: Loc | None = _loc()
-
-
-@axis_kind("nesting")
-class NestingDecl(AxisDecl):
-    """Depth inside delimiters read left to right (quotes, brackets, parentheses)."""
-
-    name: str
-    options: Options | None
-    delimiters: tuple[Delimiter, ...]
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
 
 # ------------------------------------------------------------------- spec
@@ -423,7 +272,7 @@ class Spec:
     comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
     source: str = attrs.field(default="", eq=False, repr=False)
     file: str = attrs.field(default="<spec>", eq=False, repr=False)
-    loc: Loc | None = _loc()
+    loc: Loc | None = loc_field()
 
     @property
     def axis_decls(self) -> tuple:
@@ -449,3 +298,12 @@ def walk(value):
 def refs(value) -> list[Ref]:
     """All references to other axes inside a node."""
     return [n for n in walk(value) if isinstance(n, Ref)]
+
+
+def __getattr__(name: str) -> type:
+    """`nodes.LexiconDecl` and the other nodes of kinds, which live in their
+    kind's module (grid_dsl/language/kinds/, all imported with the package)."""
+    for cls in NODE_FOR_RULE.values():
+        if cls.__name__ == name:
+            return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

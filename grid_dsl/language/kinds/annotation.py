@@ -1,0 +1,18 @@
+"""annotation NAME (options): the node and its writing (axes/annotation.py)."""
+
+from __future__ import annotations
+
+from grid_dsl.language.nodes import AxisDecl, Loc, Options, axis_kind, loc_field
+from grid_dsl.language.writing import options, statement_head
+
+
+@axis_kind("annotation")
+class AnnotationDecl(AxisDecl):
+    name: str
+    options: Options | None = None
+    loc: Loc | None = loc_field()
+
+
+@statement_head.register
+def _annotation(node: AnnotationDecl) -> str:
+    return f"annotation {node.name}{options(node.options)}"
