@@ -1,5 +1,5 @@
 """Spec text -> AST. The grammar lives in grammar.lark; a Lark Transformer
-builds the frozen nodes of nodes.py, each from its rule's children in order.
+builds the frozen nodes (nodes.py and kinds/), each from its rule's children in order.
 
 Syntax errors do not stop at the first: after an error the parser resumes at
 the next line that starts a statement, so every broken statement is reported.
