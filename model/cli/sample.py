@@ -81,7 +81,8 @@ def add_commands(commands) -> None:
     grow.add_argument("--data", required=True, metavar="DIR", help="a dataset compiled from NEW.axes")
     grow.add_argument("--out", required=True, metavar="RUN2", help="the new run directory")
     grow.add_argument("--freeze", action="store_true", help="train only the axis parameters")
-    add_overrides(grow, "config overrides, e.g. n_layer=2", steps=True)
+    grow.add_argument("--steps", type=argtypes.positive, metavar="N", help="training steps (the same as max_iters=N)")
+    add_overrides(grow, "config overrides, e.g. n_layer=2")
     grow.set_defaults(run=run_expand)
 
 

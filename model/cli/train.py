@@ -49,7 +49,8 @@ def add_commands(commands) -> None:
     train_cmd.add_argument("--config", metavar="FILE.toml", help="a TOML file of config keys")
     train_cmd.add_argument("--max-time", type=argtypes.seconds, metavar="SECONDS", help="wall-clock budget of the loop")
     train_cmd.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
-    add_overrides(train_cmd, "config overrides, e.g. n_layer=2", steps=True)
+    train_cmd.add_argument("--steps", type=argtypes.positive, metavar="N", help="training steps (the same as max_iters=N)")
+    add_overrides(train_cmd, "config overrides, e.g. n_layer=2")
     train_cmd.set_defaults(run=run_train)
 
     eval_cmd = commands.add_parser("eval", help="score a run on every position of a split")

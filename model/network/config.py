@@ -275,20 +275,17 @@ def device_memory(device) -> int | None:
         return None
 
 
-def add_overrides(cmd, help: str, steps: bool = False) -> None:
+def add_overrides(cmd, help: str) -> None:
     """The `key=value ...` arguments of a command that trains, and the keys
     they take (read by the command line to answer `--max_iters=10` with the
-    key=value hint, without importing this layer). With `steps`, also
-    `--steps N`: the one name every command gives its step budget (compare,
-    demo and improve have their own --steps), written max_iters=N here."""
+    key=value hint, without importing this layer)."""
     cmd.add_argument("overrides", nargs="*", metavar="key=value", help=help)
-    if steps:
-        cmd.add_argument("--steps", type=_positive_steps, metavar="N", help="training steps (the same as max_iters=N)")
     cmd.config_keys = frozenset(field.name for field in attrs.fields(TrainConfig))
 
 
 def overrides_of(args) -> list[str]:
-    """The key=value overrides of a command, --steps N included as max_iters=N."""
+    """The key=value overrides of a command, its `--steps N` (the one name
+    every command gives its step budget) included as max_iters=N."""
     overrides = list(args.overrides)
     steps = getattr(args, "steps", None)
     if steps is not None:
@@ -296,18 +293,6 @@ def overrides_of(args) -> list[str]:
             raise UserError(f"--steps {steps} and max_iters=... both set the step budget; give one of them")
         overrides.append(f"max_iters={steps}")
     return overrides
-
-
-def _positive_steps(value: str) -> int:
-    import argparse
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
 
 
 def check_type(key: str, value, kind: str, where: str):
