@@ -190,9 +190,10 @@ def run_expand(args) -> int:
     ds = Dataset.open(args.data)
     ds.check_spec(plan)
     checkpoint.check_new_run(Path(args.out))
-    old = state.train_config
-    config = TrainConfig.load(None, overrides_of(args), base={**old, "axes": "fed"})
-    changed = [f"{k} {old[k]!r} -> {getattr(config, k)!r}" for k in SHAPE_KEYS if old[k] != getattr(config, k)]
+    old = state.training()
+    config = TrainConfig.load(None, overrides_of(args), base={**old.to_dict(), "axes": "fed"})
+    changed = [f"{k} {getattr(old, k)!r} -> {getattr(config, k)!r}" for k in SHAPE_KEYS
+               if getattr(old, k) != getattr(config, k)]
     if changed:
         raise UserError(f"expand keeps the network of {file} ({', '.join(changed)}); drop those overrides")
     check_expansion(state.data, ds, file, args.spec)

@@ -120,6 +120,18 @@ class Checkpoint(Record):
 
         return GridTransformer.from_checkpoint({"config": {**self.config, **config_changes}, "model": self.model})
 
+    def training(self):
+        """The run's TrainConfig (`train_config`, read through its own checks)."""
+        from model.network.config import TrainConfig
+
+        return TrainConfig.from_dict(self.train_config, where="checkpoint train_config")
+
+    def grid(self):
+        """The network's GridConfig (`config`)."""
+        from model.network.transformer import GridConfig
+
+        return GridConfig.from_dict(self.config)
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, **super().to_dict()}
 
@@ -242,7 +254,7 @@ def check_data(state: Checkpoint, ds, *, same_spec: bool, file: str | Path = "th
             raise UserError(f"the vocabulary of axis {axis.name!r} in dataset {ds.path} differs from {file}'s"
                             f"{vocab_difference(axis.vocab, stored.vocab)}; use the dataset the run was trained on")
         columns.append(names.index(axis.name))
-    mask = state.config.get("loss_mask")
+    mask = state.grid().loss_mask
     if mask is not None:  # the model is scored through it: the last column (GridTransformer.align)
         if mask not in names:
             raise UserError(f"{file} is scored on the characters axis {mask!r} labels (its loss mask), which dataset "

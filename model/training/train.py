@@ -137,8 +137,9 @@ class Trainer:
         state = checkpoint.load(self.out) if resume else None
         if state is not None:
             self.columns = checkpoint.check_data(state, ds, same_spec=True, file=self.out / checkpoint.LAST)
-            old = state.train_config
-            changed = [f"{k} {old[k]!r} -> {getattr(cfg, k)!r}" for k in MODEL_KEYS if old[k] != getattr(cfg, k)]
+            old = state.training()
+            changed = [f"{k} {getattr(old, k)!r} -> {getattr(cfg, k)!r}" for k in MODEL_KEYS
+                       if getattr(old, k) != getattr(cfg, k)]
             if changed:
                 raise UserError(f"--resume cannot change the network's shape ({', '.join(changed)}); "
                                 "start a new run with another --out")
