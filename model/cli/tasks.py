@@ -38,7 +38,7 @@ def run_eval_task(args) -> int:
     state = checkpoint.load(args.run_dir, best=args.best)
     file = checkpoint.resolve(args.run_dir, args.best)
     net = state.network().to(resolve_device(args.device)).eval()
-    tasks.check_task(task, state.data, net.config.block_size, file)
+    tasks.check_task(task, state.data, net.config.block_size, file, args.n, args.seed)
     computed = [a.name for a in state.data.axes if a.mode != "predict"]
     context_fn = context_labels(spec_plan(state.data, file), state.data, computed) if computed else None
     leaky = state.data.leaky

@@ -46,15 +46,17 @@ class SizeResult:
         return self.correct / self.prompts if self.prompts else 0.0
 
 
-def check_task(task: Task, data, block_size: int, file) -> None:
-    """UserError when the run cannot write the task: characters outside its
-    vocabulary, or a line longer than its block."""
+def check_task(task: Task, data, block_size: int, file, n: int = 1, seed: int = 0) -> None:
+    """UserError when the run cannot write the task's `n` prompts of each
+    size (those `evaluate` will draw): characters outside its vocabulary, or
+    a prompt and answer longer than its block."""
     if data.unit != "chars":
         raise UserError(f"{file} models bytes; eval-task reads character models")
     known = set(data.main_vocab)
     for size in range(task.sizes[0], task.sizes[1] + 1):
-        example = task.examples_of_size(size, 1, seed=0)[0]
-        missing = sorted(set(example.line) - known)
+        examples = task.examples_of_size(size, n, seed)
+        example = max(examples, key=lambda e: len(e.prompt) + len(e.answer))
+        missing = sorted(set().union(*(e.line for e in examples)) - known)
         if missing:
             raise UserError(f"task {task.kind}: the model of {file} never saw {', '.join(map(repr, missing))} "
                             f"(its vocabulary has {len(known)} characters); train it on this task's corpus")
@@ -62,18 +64,17 @@ def check_task(task: Task, data, block_size: int, file) -> None:
         if longest > block_size:
             raise UserError(f"task {task.kind}: a prompt of size {size} and its answer take {longest} positions, "
                             f"more than the run's block_size={block_size}; evaluate sizes up to "
-                            f"{_largest_fitting(task, block_size)} (--task ...:{_size_key(task)}=LO-HI)")
+                            f"{_largest_fitting(task, block_size, n, seed)} (--task ...:{_size_key(task)}=LO-HI)")
 
 
 def _size_key(task: Task) -> str:
     return "depth" if task.kind == "dyck" else "digits"
 
 
-def _largest_fitting(task: Task, block_size: int) -> int:
+def _largest_fitting(task: Task, block_size: int, n: int, seed: int) -> int:
     size = task.sizes[0]
     while size < task.sizes[1]:
-        e = task.examples_of_size(size + 1, 1, seed=0)[0]
-        if 2 + len(e.prompt) + len(e.answer) > block_size:
+        if any(2 + len(e.prompt) + len(e.answer) > block_size for e in task.examples_of_size(size + 1, n, seed)):
             break
         size += 1
     return size
