@@ -53,7 +53,8 @@ from pathlib import Path
 
 import attrs
 
-from grid_dsl.data.records import Record, RecordError
+from grid_dsl.data import records
+from grid_dsl.data.records import Record, RecordError, VersionError
 from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-dataset/1"
@@ -148,8 +149,10 @@ class ShardEntry(Record):
 
 
 @attrs.frozen
-class Manifest(Record):
+class Manifest(records.VersionedRecord):
     """A dataset's manifest.json (see the module docstring)."""
+
+    FORMAT = FORMAT  # checked first when read, written first (records.VersionedRecord)
 
     spec: SpecEntry
     corpus: CorpusEntry
@@ -171,23 +174,10 @@ class Manifest(Record):
         return next((a for a in self.axes if a.name == name), None)
 
     def to_dict(self) -> dict:
-        values = {"format": FORMAT, **super().to_dict()}
+        values = super().to_dict()
         if self.shard is None:  # only a shard's manifest has the key
             del values["shard"]
         return values
-
-    @classmethod
-    def from_dict(cls, values, where: str = "") -> "Manifest":
-        """RecordError unless `values` is a manifest of this version, whole."""
-        found = values.get("format") if isinstance(values, dict) else None
-        if found != FORMAT:
-            raise VersionError(found)
-        return super().from_dict({k: v for k, v in values.items() if k != "format"}, where)
-
-
-class VersionError(RecordError):
-    def __init__(self, found):
-        super().__init__(f"format {found!r}, this version of multigrid reads {FORMAT!r}")
 
 
 def dumps_manifest(manifest: Manifest) -> str:

@@ -50,6 +50,31 @@ class Record:
         return {f.name: unstructure(getattr(self, f.name)) for f in attrs.fields(type(self))}
 
 
+class VersionError(RecordError):
+    """A file of another format version (or none)."""
+
+    def __init__(self, found, expected: str):
+        super().__init__(f"format {found!r}, this version of multigrid reads {expected!r}")
+
+
+class VersionedRecord(Record):
+    """The top record of a file: its `format` key (the class's FORMAT, e.g.
+    "multigrid-dataset/1") is written first and checked before anything else."""
+
+    __slots__ = ()
+    FORMAT: typing.ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str = ""):
+        found = values.get("format") if isinstance(values, dict) else type(values).__name__
+        if found != cls.FORMAT:
+            raise VersionError(found, cls.FORMAT)
+        return super().from_dict({k: v for k, v in values.items() if k != "format"}, where)
+
+    def to_dict(self) -> dict:
+        return {"format": self.FORMAT, **super().to_dict()}
+
+
 def structure(kind, value, where: str):
     """`value` (plain) as `kind`; RecordError naming `where` when it does not fit."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)

@@ -53,7 +53,8 @@ import attrs
 
 from grid_dsl.data.files import write_atomically, write_json_atomically
 from grid_dsl.data.manifest import AxisEntry, CorpusEntry
-from grid_dsl.data.records import Record, RecordError
+from grid_dsl.data import records
+from grid_dsl.data.records import Record, RecordError, VersionError
 from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-checkpoint/1"
@@ -96,8 +97,10 @@ class DataEntry(Record):
 
 
 @attrs.frozen(kw_only=True)
-class Checkpoint(Record):
+class Checkpoint(records.VersionedRecord):
     """A run's state (see the module docstring)."""
+
+    FORMAT = FORMAT  # checked first when read, written first (records.VersionedRecord)
 
     config: dict
     model: dict
@@ -131,21 +134,6 @@ class Checkpoint(Record):
         from model.network.transformer import GridConfig
 
         return GridConfig.from_dict(self.config)
-
-    def to_dict(self) -> dict:
-        return {"format": FORMAT, **super().to_dict()}
-
-    @classmethod
-    def from_dict(cls, values, where: str = "") -> "Checkpoint":
-        found = values.get("format") if isinstance(values, dict) else type(values).__name__
-        if found != FORMAT:
-            raise VersionError(found)
-        return super().from_dict({k: v for k, v in values.items() if k != "format"}, where)
-
-
-class VersionError(RecordError):
-    def __init__(self, found):
-        super().__init__(f"format {found!r}, this version of multigrid reads {FORMAT!r}")
 
 
 def save(state: Checkpoint, path: str | Path) -> None:
