@@ -252,3 +252,15 @@ def test_a_predicted_axis_may_not_have_a_train_offset():
 
     with pytest.raises(SpecError, match="'digit' has a train_offset, which would move the labels it is trained to predict"):
         loads_spec("group num = matches /[0-9]+/\nposition digit = num (train_offset=3)\nfeed digit as predict\n")
+
+
+def test_eval_task_results_say_whether_the_run_is_leaky(tmp_path):
+    from grid_dsl.data.tasks import parse_task
+    from model.experiments import tasks as task_eval
+
+    results = [task_eval.SizeResult(1, 2, 1, {"prompt": "1+1=", "answer": "2", "written": "2"})]
+    task_eval.write(tmp_path / "h", results, parse_task("addition:digits=1-1"), "run", 2, 0)
+    task_eval.write(tmp_path / "l", results, parse_task("addition:digits=1-1"), "run", 2, 0, "LEAKY — not an LM score")
+    assert task_eval.read(tmp_path / "h")["leaky"] is False
+    assert task_eval.read(tmp_path / "l")["label"] == "LEAKY — not an LM score"
+    assert "[LEAKY — not an LM score]" in (tmp_path / "l" / "results.md").read_text()

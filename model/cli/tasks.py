@@ -52,7 +52,7 @@ def run_eval_task(args) -> int:
     results = tasks.evaluate(net, state.data, task, args.n, args.seed, context_fn=context_fn, progress=show)
     run_dir = file.parent
     out = Path(args.out) if args.out else run_dir / "eval-task" / task.kind
-    tasks.write(out, results, task, str(args.run_dir), args.n, args.seed)
+    tasks.write(out, results, task, str(args.run_dir), args.n, args.seed, LEAKY_LABEL if leaky else "honest")
     tasks.log_tensorboard(run_dir, results, task)
     print(tasks.table(results, task))
     print(f"\n{out}/results.json, results.md, accuracy.png" + (f"  [{LEAKY_LABEL}]" if leaky else ""))

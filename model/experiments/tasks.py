@@ -139,14 +139,17 @@ def table(results: list[SizeResult], task: Task) -> str:
     return "\n".join(lines)
 
 
-def write(out: Path, results: list[SizeResult], task: Task, run: str, n: int, seed: int) -> None:
+def write(out: Path, results: list[SizeResult], task: Task, run: str, n: int, seed: int, label: str = "honest") -> None:
+    """`label`: "honest", or the LEAKY label of a run that reads leaky axes (oracle ones)."""
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomically(out / "results.json", {
         "format": FORMAT, "run": run, "task": task.name, "prompts_per_size": n, "seed": seed,
+        "leaky": label != "honest", "label": label,
         "sizes": [{"size": r.size, "prompts": r.prompts, "correct": r.correct, "accuracy": r.accuracy,
                    "example": r.example} for r in results],
     })
-    write_atomically(out / "results.md", f"Exact match of {run} on {task.name} ({n} prompts a size, seed {seed}):\n\n"
+    mark = "" if label == "honest" else f" [{label}]"
+    write_atomically(out / "results.md", f"Exact match of {run} on {task.name} ({n} prompts a size, seed {seed}){mark}:\n\n"
                      + table(results, task) + "\n")
     _plot(out / "accuracy.png", results, task, run)
 

@@ -34,9 +34,11 @@ class Batches:
         self.window = block_size + 2
         self.main = ds.main(split)
         self.axes = [ds.axis(split, a.name) for a in ds.axes]
-        # train_offset augmentation (random batches of training only): (column, offset, last id)
-        self.offsets = [(k, a.train_offset, len(a.vocab) - 1) for k, a in enumerate(ds.axes)
-                        if augment and a.train_offset]
+        # train_offset augmentation (random batches of training only): the columns, their offsets and last ids
+        shifted = [k for k, a in enumerate(ds.axes) if augment and a.train_offset]
+        self.shift_columns = torch.tensor(shifted, dtype=torch.long)
+        self.shift_max = torch.tensor([ds.axes[k].train_offset for k in shifted], dtype=torch.long)
+        self.shift_last = torch.tensor([len(ds.axes[k].vocab) - 1 for k in shifted], dtype=torch.long)
         n = len(self.main)
         if respect_documents:
             starts = np.asarray(ds.doc_starts(split), dtype=np.int64)
@@ -73,10 +75,12 @@ class Batches:
         """A random batch: main [B, block_size + 2] and meta [B, block_size + 2, K]
         (with `augment`, each window's offset added to the axes that have one)."""
         main, meta = self.at(self.starts(generator))
-        for column, offset, last in self.offsets:
-            shift = torch.randint(offset + 1, (meta.size(0), 1), generator=generator).to(meta.device)
-            ids = meta[..., column]
-            meta[..., column] = torch.where(ids > 0, torch.clamp(ids + shift, max=last), ids)
+        if len(self.shift_columns):  # one draw per window and axis, every shifted axis at once
+            draw = torch.rand((meta.size(0), 1, len(self.shift_columns)), generator=generator)
+            shift = (draw * (self.shift_max + 1)).long().clamp(max=self.shift_max).to(meta.device)
+            ids = meta[..., self.shift_columns.to(meta.device)]
+            moved = torch.minimum(ids + shift, self.shift_last.to(meta.device))
+            meta[..., self.shift_columns.to(meta.device)] = torch.where(ids > 0, moved, ids)
         return main, meta
 
     def at(self, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

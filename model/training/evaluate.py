@@ -103,16 +103,21 @@ def score_batches(model, batches, columns=None, autocast=None, reduce: bool = Fa
     was_training = model.training
     model.eval()
     try:
-        for main, meta in batches:
-            main, meta = main.to(device), select(meta, columns).to(device)
-            with autocast or nullcontext():
-                out = model(main, meta)
-            totals.add(out)
+        _score(model, batches, columns, autocast, totals)
     finally:
         model.train(was_training)
     if reduce:
         totals.all_reduce()
     return totals.scores()
+
+
+def _score(model, batches, columns, autocast, totals: Totals) -> None:
+    """Add the model's losses on (main, meta) windows to `totals`."""
+    device = next(model.parameters()).device
+    for main, meta in batches:
+        main, meta = main.to(device), select(meta, columns).to(device)
+        with autocast or nullcontext():
+            totals.add(model(main, meta))
 
 
 def select(meta: torch.Tensor, columns) -> torch.Tensor:
@@ -152,13 +157,9 @@ def whole_split(model, ds, split: str, columns, batch_size: int = 32, autocast=N
             groups += [(full, starts[i : i + batch_size]) for i in range(0, len(starts), batch_size)]
         if tail:
             groups.append((Batches(ds, split, tail, 1), np.array([len(starts) * block])))
-        for source, chunk in tqdm(groups, desc=f"eval {split}", unit="batch", disable=None if progress else True,
-                                  leave=False):
-            main, meta = source.at(chunk)
-            main, meta = main.to(device), select(meta, columns).to(device)
-            with autocast or nullcontext():
-                out = model(main, meta)
-            totals.add(out)
+        batches = (source.at(chunk) for source, chunk in tqdm(groups, desc=f"eval {split}", unit="batch",
+                                                               disable=None if progress else True, leave=False))
+        _score(model, batches, columns, autocast, totals)
     finally:
         model.train(was_training)
     return totals.scores()
