@@ -209,16 +209,12 @@ def unknown_key(key: str, where: str) -> str:
 
 
 def read_toml(file: str | Path) -> dict:
+    from grid_dsl.data.inputs import read_bytes
+
     path = Path(file)
+    data = read_bytes(path, "config file")  # missing or unreadable: the same messages as every input
     try:
-        with path.open("rb") as handle:
-            table = tomllib.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"config file {path} is a directory") from None
-    except OSError as err:
-        raise UserError(f"cannot read config file {path}: {err.strerror or err}") from None
+        table = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"config file {path} is not valid TOML: {err}") from None
     for key, value in table.items():
