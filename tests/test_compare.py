@@ -128,7 +128,12 @@ def test_oracle_rows_are_leaky(compared):
     lines = {line.split(" | ")[0][2:]: line for line in (out / "results.md").read_text().splitlines() if line.startswith("| ")}
     oracle_mean = float(table["oracle"]["bpc_joint_mean"])
     assert f"{LEAKY_LABEL}: {oracle_mean:.4f} ± " in lines["oracle"]
-    assert lines["oracle"].count(LEAKY_LABEL) == 6  # bpc_joint, bpc_main, the lowest bpc_joint, and their differences
+    # bpc_joint, bpc_main, the lowest bpc_joint, their differences, and the train split's bpc_joint
+    assert lines["oracle"].count(LEAKY_LABEL) == 7
+    train = float(table["baseline"]["train_bpc_joint_mean"])
+    assert f"| {train:.4f} ± " in lines["baseline"]
+    seeds = [metrics(out, "baseline", i)["train_bpc_joint"] for i in range(2)]
+    assert abs(train - sum(seeds) / 2) < 1e-9 and seeds[0] != seeds[1]
     assert "LEAKY" not in lines["predict"] and "LEAKY" not in lines["baseline"]
 
 

@@ -398,6 +398,9 @@ class Trainer:
             "bits": val.bits,
             "val_loss": val.losses,
             "train_loss": scores["train"].losses,
+            # beside the validation score: a model far below it on train has overfitted its corpus
+            "train_bpc_joint": scores["train"].bpc_joint,
+            "train_bpc_main": scores["train"].bpc_main,
             "step": self.step,
             "stopped": reason or "running",
             "tokens": self.tokens,
