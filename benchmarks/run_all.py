@@ -30,6 +30,10 @@ The benchmarks, by the names --only takes, in the order they run:
                     [bench_compile.py]
     train_memory    peak RSS of a training process: minimal GPT, baseline, each fusion
                     (reported; no target) [bench_train_memory.py]
+    hierarchy       ms per training step at block 512, one width: a flat 8-block model against
+                    SpaceByte's shape (4 local blocks, window 64, and 4 global blocks every 8th
+                    position: target <= 0.6x flat; and at axis boundaries, reported), with
+                    their estimated FLOPs ratios [bench_hierarchy.py]
 
 Memory is measured in fresh processes (one per compile or training run), so
 no run inherits another's heap. --quick takes fewer rounds and repeats, one
@@ -178,6 +182,15 @@ def bench_train_memory(quick: bool) -> list[dict]:
     return [row(r["name"], r["value"], r["unit"], ratio=r["ratio"], of=r["of"]) for r in rows]
 
 
+def bench_hierarchy(quick: bool) -> list[dict]:
+    import bench_hierarchy
+    import torch
+
+    rows = bench_hierarchy.rows(rounds=1 if quick else 3, steps=2 if quick else 3, quick=quick,
+                                threads=1 if quick else min(2, torch.get_num_threads()))
+    return [row(r["name"], r["value"], r["unit"], ratio=r["ratio"], of=r["of"], target=r["target"]) for r in rows]
+
+
 BENCHES = {  # name -> function(quick) -> rows, in the order they run
     "startup": bench_startup,
     "train": bench_train,
@@ -190,6 +203,7 @@ BENCHES = {  # name -> function(quick) -> rows, in the order they run
     "fuzz": bench_fuzz,
     "compile_memory": bench_compile_memory,
     "train_memory": bench_train_memory,
+    "hierarchy": bench_hierarchy,
 }
 
 

@@ -18,7 +18,7 @@ from grid_dsl.data.synthetic import synthetic_corpus
 from model.network import checkpoint
 from model.network.config import TrainConfig
 from model.training.evaluate import LEAKY_LABEL
-from model.cli.sample import spec_plan
+from model.training.context import spec_plan
 from model.training.context import stored_plan
 from model.training.train import train
 

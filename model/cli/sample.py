@@ -7,7 +7,8 @@
 `sample` continues a prompt with a run's model (model/network/generate.py), with
 the KV cache: the next character and every predict axis's next label are
 drawn jointly; the prompt's own predict labels are the model's too. Context
-and oracle axes are what the spec computes from the text written so far:
+and oracle axes (and a hierarchical model's boundary axis) are what the
+spec computes from the text written so far:
 the run's spec (stored in the checkpoint) is compiled on the decoded prefix
 at every step, each label mapped to the model's id by name; a label the
 model's vocabulary lacks (impossible with the run's own spec) reads as 0,
@@ -49,7 +50,7 @@ from grid_dsl.language.diagnostics import UserError, did_you_mean
 
 from model.cli.train import _device
 from model.network.checkpoint import DataEntry, ModelAxis
-from model.training.context import SampleGrid, context_labels, decode, spec_plan
+from model.training.context import SampleGrid, decode, generation_context
 
 
 def add_commands(commands) -> None:
@@ -106,7 +107,7 @@ def run_sample(args) -> int:
     if args.show_grid and data.unit != "chars":
         raise UserError(f"--show-grid draws one column per character, and {file} models bytes; leave it out")
     computed = [a.name for a in data.axes if a.mode != "predict"]
-    context_fn = context_labels(spec_plan(data, file), data, computed) if computed else None
+    context_fn = generation_context(data, state.grid(), file)  # the hierarchy's boundary axis too
     leaky = [name for name in computed if checkpoint.axis_leaky(axes[name])]
     if leaky:  # as in training (model.network.checkpoint.axis_leaky)
         print(f"{file}: {LEAKY_LABEL} (leaky axes: {', '.join(leaky)}; "

@@ -31,7 +31,7 @@ def run_eval_task(args) -> int:
     from model.experiments import tasks
     from model.network import checkpoint
     from model.network.config import resolve_device
-    from model.training.context import context_labels, spec_plan
+    from model.training.context import generation_context
     from model.training.evaluate import LEAKY_LABEL
 
     task = parse_task(args.task)
@@ -39,8 +39,7 @@ def run_eval_task(args) -> int:
     file = checkpoint.resolve(args.run_dir, args.best)
     net = state.network().to(resolve_device(args.device)).eval()
     tasks.check_task(task, state.data, net.config.block_size, file, args.n, args.seed)
-    computed = [a.name for a in state.data.axes if a.mode != "predict"]
-    context_fn = context_labels(spec_plan(state.data, file), state.data, computed) if computed else None
+    context_fn = generation_context(state.data, net.config, file)
     leaky = state.data.leaky
     if leaky:
         print(f"{file}: {LEAKY_LABEL} (it reads leaky axes; their labels here are computed from the text written)",

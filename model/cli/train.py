@@ -133,7 +133,7 @@ def run_eval(args) -> int:
     # The dataset scored on (perhaps not the one trained on): its own check
     # and its labels against the prefix's.
     axes = [attrs.evolve(a, prefix_failed=ds.manifest.axis(a.name).prefix_failed) for a in state.data.axes]
-    referee = referee_context(ds, axes, args.prefix_check, args.split)
+    referee = referee_context(ds, axes, args.prefix_check, args.split, boundary=state.grid().boundary_axis)
     leaky = checkpoint.reads_leaky(axes, referee)
     result = {
         "checkpoint": str(file),

@@ -242,12 +242,19 @@ def check_data(state: Checkpoint, ds, *, same_spec: bool, file: str | Path = "th
             raise UserError(f"the vocabulary of axis {axis.name!r} in dataset {ds.path} differs from {file}'s"
                             f"{vocab_difference(axis.vocab, stored.vocab)}; use the dataset the run was trained on")
         columns.append(names.index(axis.name))
-    mask = state.grid().loss_mask
-    if mask is not None:  # the model is scored through it: the last column (GridTransformer.align)
-        if mask not in names:
-            raise UserError(f"{file} is scored on the characters axis {mask!r} labels (its loss mask), which dataset "
-                            f"{ds.path} does not store; use the dataset the run was trained on")
-        columns.append(names.index(mask))
+    grid = state.grid()
+    if grid.loss_mask is not None:  # the model is scored through it: a column after its axes (GridTransformer.align)
+        if grid.loss_mask not in names:
+            raise UserError(f"{file} is scored on the characters axis {grid.loss_mask!r} labels (its loss mask), which "
+                            f"dataset {ds.path} does not store; use the dataset the run was trained on")
+        columns.append(names.index(grid.loss_mask))
+    if grid.boundary_axis is not None:  # its global blocks read at this axis's boundaries: the last column
+        stored = ds.axes[names.index(grid.boundary_axis)] if grid.boundary_axis in names else None
+        if stored is None or tuple(stored.vocab) != tuple(grid.boundary_vocab):
+            raise UserError(f"{file} reads its boundaries from axis {grid.boundary_axis!r}, which dataset {ds.path} "
+                            + ("does not store" if stored is None else "stores with other labels")
+                            + "; use the dataset the run was trained on")
+        columns.append(names.index(grid.boundary_axis))
     return columns
 
 

@@ -43,7 +43,8 @@ DTYPES = ("auto", "float32", "bfloat16")
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
 
 # The one list of the keys that fix the shape of the network (expand keeps them) ...
-SHAPE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion")
+SHAPE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "fusion",
+              "boundary", "global_layers", "global_embd", "global_heads", "local_window", "global_block")
 # ... and with the axes it reads, what a resumed run must keep.
 MODEL_KEYS = SHAPE_KEYS + ("axes",)
 
@@ -59,6 +60,13 @@ class TrainConfig:
     bias: bool = False  # nanoGPT's default: no biases in linear layers and norms
     fusion: str = "sum"  # how axis embeddings join the main stream: sum | concat | cross
     axes: str = "fed"  # the axes the model reads: fed (every axis the spec feeds) | none (the baseline) | a,b,...
+    # the hierarchy
+    boundary: str = ""  # where the global blocks read: a causal axis of the dataset | every:K | "" (flat)
+    global_layers: int = 2  # global blocks, between the two halves of the n_layer local blocks
+    global_embd: int = 0  # width of the global blocks; 0 = n_embd
+    global_heads: int = 0  # attention heads of a global block; 0 = n_head
+    local_window: int = 0  # characters a local block's attention sees (its own included); 0 = block_size
+    global_block: int = 0  # boundaries per window the global blocks hold (the first; the cap); 0 = all of every:K's, else block_size // 4
     # optimisation
     batch_size: int = 12  # windows per micro-batch, per process
     grad_accum: int = 1  # micro-batches per optimizer step (global batch = batch_size * grad_accum * processes)
@@ -155,6 +163,11 @@ class TrainConfig:
                 raise UserError(f"config: {key} must be at most 1, got {getattr(self, key)}")
         if self.n_embd % self.n_head:
             raise UserError(f"config: n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        for key in ("global_layers", "global_embd", "global_heads", "local_window", "global_block"):
+            if getattr(self, key) < 0:
+                raise UserError(f"config: {key} must be at least 0, got {getattr(self, key)}")
+        check_boundary(self.boundary, self.global_layers, self.global_embd or self.n_embd,
+                       self.global_heads or self.n_head)
         if self.fusion not in FUSIONS:
             raise UserError(f"config: fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if self.dtype not in DTYPES:
@@ -197,6 +210,23 @@ class TrainConfig:
             return min_lr
         ratio = (step - self.warmup_iters) / max(1, self.decay_iters - self.warmup_iters)
         return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (self.learning_rate - min_lr)
+
+
+def check_boundary(boundary: str, global_layers: int, global_embd: int, global_heads: int) -> None:
+    """UserError unless `boundary` is "", an axis name or every:K (K >= 1),
+    and the global blocks it asks for can be built."""
+    if not boundary:
+        return
+    period = boundary.removeprefix("every:")
+    if period != boundary and not (period.isdigit() and int(period) >= 1):
+        raise UserError(f"config: boundary={boundary!r}: periodic boundaries are written every:K with K >= 1, "
+                        "e.g. boundary=every:4")
+    if period == boundary and not re.fullmatch(r"[A-Za-z_][\w-]*", boundary):
+        raise UserError(f"config: boundary={boundary!r} is neither an axis name nor every:K")
+    if global_layers < 1:
+        raise UserError(f"config: boundary={boundary} needs global_layers >= 1 (the global blocks), got {global_layers}")
+    if global_embd % global_heads:
+        raise UserError(f"config: global_embd ({global_embd}) must be a multiple of global_heads ({global_heads})")
 
 
 # ------------------------------------------------------------------ parsing

@@ -27,6 +27,10 @@ over the axes in Python.
              which DDP would refuse). Predict heads read the main stream, as
              in the other fusions.
 
+The attention every stream shares is `attend` (causal, optionally local:
+a window of the last positions, computed block by block), with `KVCache`
+for incremental decoding.
+
 Axis parameters are initialised from their own torch.Generator (see
 `init_`), never from the global RNG, so adding axes to a model leaves its
 backbone's initialisation, and every later draw of the global RNG, unchanged.
@@ -48,13 +52,49 @@ def dropout_layer(p: float) -> nn.Module:
     return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
-def attend(q, k, v, cache=None, slot=None, dropout_p: float = 0.0):
+class KVCache:
+    """Keys and values of the positions seen so far, per attention, for
+    incremental decoding; `pos` is how many positions that is. Buffers hold
+    `size` positions (growing by doubling past it), so a step writes its
+    keys in place instead of copying the past."""
+
+    def __init__(self, size: int = 0):
+        self.pos, self.size = 0, size
+        self.kv: dict = {}
+        self.boundaries = None  # the hierarchy's global stack: its own cache (hierarchy.GlobalCache)
+
+    def extend(self, slot, k, v):
+        end = self.pos + k.size(-2)
+        old = self.kv.get(slot)
+        if old is None or old[0].size(-2) < end:
+            size = max(end, self.size, 2 * old[0].size(-2) if old else 0)
+            new = tuple(x.new_empty(*x.shape[:-2], size, x.shape[-1]) for x in (k, v))
+            for buf, past in zip(new, old or ()):
+                buf[..., : self.pos, :] = past[..., : self.pos, :]
+            self.kv[slot] = old = new
+        old[0][..., self.pos : end, :] = k
+        old[1][..., self.pos : end, :] = v
+        return old[0][..., :end, :], old[1][..., :end, :]
+
+
+def attend(q, k, v, cache=None, slot=None, dropout_p: float = 0.0, window: int = 0):
     """Causal attention of queries at the last q.size(-2) positions over all
     cached and new keys. With a cache, the new keys and values are appended to
-    `cache` under `slot` first (incremental decoding)."""
+    `cache` under `slot` first (incremental decoding). `window` > 0: each
+    query sees only the last `window` positions, its own included (local
+    attention)."""
     if cache is not None:
         k, v = cache.extend(slot, k, v)
     n, total = q.size(-2), k.size(-2)
+    if window and total > window:
+        if n == total:
+            return banded_attention(q, k, v, window, dropout_p)
+        if n == 1:
+            k, v, total = k[..., -window:, :], v[..., -window:, :], window
+        else:  # query i sits at position total - n + i and sees (i + total - n - window, i + total - n]
+            mask = torch.ones(n, total, dtype=torch.bool, device=q.device)
+            mask = mask.tril(total - n) & ~mask.tril(total - n - window)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
     if n == total:  # a whole window, or the first chunk of one
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
     if n == 1:  # one new position sees everything before it
@@ -62,6 +102,26 @@ def attend(q, k, v, cache=None, slot=None, dropout_p: float = 0.0):
     # a chunk after cached positions: query i sits at position total - n + i
     mask = torch.ones(n, total, dtype=torch.bool, device=q.device).tril(total - n)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
+def banded_attention(q, k, v, window: int, dropout_p: float = 0.0):
+    """Local causal attention over a whole sequence [..., H, T, d] in blocks of
+    `window` queries, each over its own block and the one before: T * 2
+    window scores instead of T^2, the same result as a banded mask."""
+    T, W = q.size(-2), window
+    pad = -T % W
+    if pad:  # padded keys come after every real query's band; padded queries are dropped
+        q, k, v = (F.pad(z, (0, 0, 0, pad)) for z in (q, k, v))
+    blocks = (T + pad) // W
+    q, k, v = (z.unflatten(-2, (blocks, W)) for z in (q, k, v))  # [..., H, blocks, W, d]
+    # the first block sees itself only; every other one [previous block | own block], key j of
+    # which query i sees when i < j <= i + W (one mask for all: [W, 2W])
+    first = F.scaled_dot_product_attention(q[..., 0, :, :], k[..., 0, :, :], v[..., 0, :, :], dropout_p=dropout_p,
+                                           is_causal=True)
+    i, j = torch.arange(W, device=q.device)[:, None], torch.arange(2 * W, device=q.device)
+    k, v = (torch.cat([z[..., :-1, :, :], z[..., 1:, :, :]], dim=-2) for z in (k, v))  # [..., H, blocks-1, 2W, d]
+    rest = F.scaled_dot_product_attention(q[..., 1:, :, :], k, v, attn_mask=(j > i) & (j <= i + W), dropout_p=dropout_p)
+    return torch.cat([first[..., None, :, :], rest], dim=-3).flatten(-3, -2)[..., :T, :]
 
 
 class StackedLinear(nn.Module):

@@ -18,7 +18,8 @@ it. Labels come, in this order of precedence, from:
                  A fixed predict label replaces the sampled one.
     prompt_axes  {axis: ids}: labels of the first positions (the prompt's;
                  a predict axis may give one more, the next character's).
-    context_fn   context and oracle axes: `context_fn(main_ids) -> {axis:
+    context_fn   context and oracle axes, and the boundary axis of a
+                 hierarchical model: `context_fn(main_ids) -> {axis:
                  ids}` on the ids generated so far (a list of ints, one
                  sequence); the label of the last position is used. For a
                  causal axis this is exactly its value (prefix stability).
@@ -33,6 +34,10 @@ window_shift=1 is the exact sliding window of full recomputation (nanoGPT's
 cropping), larger shifts re-encode less often. `use_cache=False` recomputes
 the whole window at every step. Every fusion (cross included) decodes
 incrementally: its cross-attentions are causal over aligned positions too.
+A hierarchical model's global blocks (model/network/hierarchy.py) take a
+step only at a boundary, with their own cache; its boundary axis's labels
+(computed like a context axis's, never sampled) are the last column of
+the axis inputs, as the model takes them.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.network.transformer import GridTransformer, KVCache
+from model.network.transformer import AxisSpec, GridTransformer, KVCache
 
 
 class Generation(NamedTuple):
@@ -139,7 +144,7 @@ def generate(
     L = n + max_new_tokens
     main = torch.zeros(B, L, dtype=torch.long, device=device)
     main[:, :n] = prompt
-    grid = _Labels(config.axes, B, L, device)
+    grid = _Labels(config.axes, B, L, device, _boundary_axis(config))
     grid.give(prompt_axes or {}, fixed or {}, n, max_new_tokens)
     unlabelled = grid.unlabelled()
     if unlabelled and context_fn is None:
@@ -165,6 +170,12 @@ def generate(
     return Generation(main, grid.by_axis(L))
 
 
+def _boundary_axis(config) -> AxisSpec | None:
+    """The boundary axis of a hierarchical model, as a context axis of its own."""
+    name = config.boundary_axis
+    return AxisSpec(name, len(config.boundary_vocab), "context") if name else None
+
+
 @contextlib.contextmanager
 def _eval_mode(net):
     training = net.training
@@ -178,9 +189,12 @@ def _eval_mode(net):
 class _Labels:
     """Every axis's label at every position, labels[:, t, k], and which are
     known (given, or computed from the text) rather than left to sample.
-    `known` is a numpy array: it is consulted in Python at every step."""
+    `known` is a numpy array: it is consulted in Python at every step. A
+    boundary axis is the last column, after the model's axes."""
 
-    def __init__(self, axes, batch: int, length: int, device):
+    def __init__(self, axes, batch: int, length: int, device, boundary: AxisSpec | None = None):
+        self.model_axes = len(axes)
+        axes = tuple(axes) + ((boundary,) if boundary is not None else ())
         self.axes, self.names = axes, [a.name for a in axes]
         self.B, self.L, self.device = batch, length, device
         K = len(axes)
@@ -247,7 +261,8 @@ class _Labels:
         return max(1, int(np.cumprod(read).sum()))
 
     def inputs(self, start: int, end: int):
-        """Axis inputs of positions [start, end): a_t, or a_{t+1} for predict axes."""
+        """Axis inputs of positions [start, end): a_t, or a_{t+1} for predict
+        axes (a boundary axis last, as the model takes it)."""
         if not self.axes:
             return None
         return self.labels.gather(1, self.index[start:end].expand(self.B, -1, -1))
@@ -262,4 +277,4 @@ class _Labels:
             self.labels[:, t, cols] = torch.where(keep, self.labels[:, t, cols], drawn)
 
     def by_axis(self, length: int) -> dict:
-        return {name: self.labels[:, :length, k] for k, name in enumerate(self.names)}
+        return {name: self.labels[:, :length, k] for k, name in enumerate(self.names[: self.model_axes])}

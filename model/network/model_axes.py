@@ -2,14 +2,17 @@
 
 `model_axes` applies the `axes` config key (fed | none | a,b) and refuses a
 non-causal axis fed as context; `loss_mask` is the axis fed `as mask`, which
-no model reads and every model on the dataset is scored through; `initial_axes` checks a given model (an
-expansion) against a dataset; `grid_config` is the network for a config.
+no model reads and every model on the dataset is scored through;
+`boundary_axis` is the axis the `boundary` key names (a hierarchical model's
+global blocks read at its boundaries), checked as causal as a context feed;
+`initial_axes` checks a given model (an expansion) against a dataset;
+`grid_config` is the network for a config.
 """
 
 from __future__ import annotations
 
 from grid_dsl.data.manifest import AxisEntry
-from grid_dsl.language.diagnostics import UserError
+from grid_dsl.language.diagnostics import UserError, did_you_mean
 
 from model.network.config import SHAPE_KEYS, TrainConfig
 from model.network.transformer import AxisSpec, GridConfig, GridTransformer
@@ -48,10 +51,36 @@ def loss_mask(ds) -> AxisEntry | None:
     return next((a for a in ds.axes if a.mode == "mask"), None)
 
 
-def meta_columns(ds, axes, mask_name: str | None) -> list[int]:
+def boundary_axis(ds, boundary: str) -> AxisEntry | None:
+    """The stored axis the `boundary` config key names (None for "" and
+    every:K); UserError for an axis the dataset does not store, one that is
+    not causal (the checks of a context feed: the boundaries of position t
+    must follow from characters <= t) and a grouping whose spans cannot be
+    told apart."""
+    if not boundary or boundary.startswith("every:"):
+        return None
+    entry = next((a for a in ds.axes if a.name == boundary), None)
+    fix = "name a causal axis the dataset stores, or use boundary=every:K"
+    if entry is None:
+        hint = did_you_mean(boundary, ds.axis_names) or f"it stores: {', '.join(ds.axis_names) or 'no axes'}"
+        raise UserError(f"config: boundary={boundary}: dataset {ds.path} stores no axis {boundary!r} ({hint}); {fix}")
+    if not entry.causal or entry.prefix_failed:
+        why = (f"look-ahead: {entry.lookahead}" if not entry.causal
+               else "it failed the compile-time prefix check")
+        raise UserError(f"config: boundary={boundary}: axis {boundary!r} of dataset {ds.path} is not causal ({why}), "
+                        "so where the global blocks read would reveal upcoming characters; " + fix)
+    if entry.kind == "group" and not any(str(label).startswith("B-") for label in entry.vocab):
+        raise UserError(f"config: boundary={boundary}: grouping {boundary!r} is stored with encoding=span, which does "
+                        f"not show where adjacent spans start; declare it with (encoding=bio), whose B- labels "
+                        "are the boundaries, and compile the dataset again")
+    return entry
+
+
+def meta_columns(ds, axes, mask_name: str | None, boundary_name: str | None = None) -> list[int]:
     """The columns of a dataset's meta a model reads: its axes in model order,
-    then its loss mask (GridTransformer.align takes the mask as the last column)."""
-    names = [a.name for a in axes] + ([mask_name] if mask_name else [])
+    then its loss mask, then its boundary axis (GridTransformer.align takes
+    them from the end)."""
+    names = [a.name for a in axes] + ([mask_name] if mask_name else []) + ([boundary_name] if boundary_name else [])
     return [ds.axis_names.index(name) for name in names]
 
 
@@ -65,6 +94,9 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry
     mask = loss_mask(ds)
     if model.config.loss_mask != (mask.name if mask else None):
         differ.append(f"loss mask {model.config.loss_mask!r} vs {mask.name if mask else None!r}")
+    boundary = boundary_axis(ds, model.config.boundary)
+    if boundary is not None and tuple(boundary.vocab) != tuple(model.config.boundary_vocab):
+        differ.append(f"boundary axis {boundary.name!r} labels {model.config.boundary_vocab} vs {boundary.vocab}")
     if model.config.vocab_size != len(ds.main_vocab):
         differ.append(f"main vocabulary {model.config.vocab_size} vs {len(ds.main_vocab)}")
     fed = {a.name: a for a in model_axes(ds, "fed")}
@@ -81,7 +113,10 @@ def initial_axes(model: GridTransformer, ds, cfg: TrainConfig) -> list[AxisEntry
 def grid_config(cfg: TrainConfig, ds, axes) -> GridConfig:
     """The network for `cfg` reading `axes` (AxisEntry or ModelAxis) of `ds`."""
     specs = tuple(AxisSpec.of(a) for a in axes)
-    mask = loss_mask(ds)
+    mask, boundary = loss_mask(ds), boundary_axis(ds, cfg.boundary)
     return GridConfig(vocab_size=len(ds.main_vocab), block_size=cfg.block_size, n_layer=cfg.n_layer,
                       n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias,
-                      fusion=cfg.fusion, axes=specs, loss_mask=mask.name if mask else None)
+                      fusion=cfg.fusion, axes=specs, loss_mask=mask.name if mask else None,
+                      boundary=cfg.boundary, boundary_vocab=boundary.vocab if boundary else (),
+                      global_layers=cfg.global_layers, global_embd=cfg.global_embd, global_heads=cfg.global_heads,
+                      local_window=cfg.local_window, global_block=cfg.global_block)

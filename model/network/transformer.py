@@ -22,6 +22,14 @@ A loss mask (`loss_mask`, an axis fed `as mask`) is not read: it is the last
 column of meta, and the main loss and scores count only the targets m_{t+1}
 whose mask label is not empty (`scored` says how many there were).
 
+A hierarchical model (GridConfig.boundary; model/network/hierarchy.py)
+runs global blocks on the hidden states at boundary positions between the
+two halves of its blocks. A boundary axis is the last column of meta
+(after the loss mask) and of the aligned axis inputs (its label at t, like
+a context axis's): the hierarchy reads it, nothing embeds it.
+`local_window` limits every block's self-attention to the last positions
+(fusion.attend).
+
 All axes are embedded by one table with per-axis row offsets (model/network/fusion.py);
 all predict heads are ONE linear layer over the concatenated vocabularies.
 The per-axis cross-entropies come from one loop-free trick: a column of -inf
@@ -45,7 +53,8 @@ from torch.nn.utils import skip_init
 
 from grid_dsl.data.plan import MODES  # the one definition of the modes
 
-from model.network.fusion import FUSIONS, attend, dropout_layer
+from model.network.fusion import FUSIONS, KVCache, attend, dropout_layer  # KVCache: imported from here too
+from model.network.hierarchy import Hierarchy, check_hierarchy
 
 
 @attrs.frozen
@@ -83,6 +92,14 @@ class GridConfig:
     fusion: str = attrs.field(default="sum", validator=attrs.validators.in_(tuple(FUSIONS)))
     axes: tuple[AxisSpec, ...] = attrs.field(default=(), converter=_to_axes)
     loss_mask: str | None = None  # the dataset axis (fed `as mask`) whose labelled characters are scored
+    # the hierarchy (model/network/hierarchy.py; TrainConfig's keys): boundary "" is the flat model
+    boundary: str = ""  # a dataset axis, or every:K
+    boundary_vocab: tuple[str, ...] = attrs.field(default=(), converter=tuple)  # the boundary axis's labels, id order
+    global_layers: int = 2
+    global_embd: int = 0  # 0 = n_embd
+    global_heads: int = 0  # 0 = n_head
+    local_window: int = 0  # 0 = block_size
+    global_block: int = 0  # 0 = block_size
 
     def __attrs_post_init__(self):
         if self.n_embd % self.n_head:
@@ -90,6 +107,12 @@ class GridConfig:
         names = [a.name for a in self.axes]
         if len(set(names)) != len(names):
             raise ValueError(f"axis names repeat: {names}")
+        check_hierarchy(self)
+
+    @property
+    def boundary_axis(self) -> str | None:
+        """The dataset axis whose labels mark the boundaries (meta's last column), if any."""
+        return self.boundary if self.boundary and not self.boundary.startswith("every:") else None
 
     @property
     def predict_axes(self) -> tuple[AxisSpec, ...]:
@@ -115,7 +138,7 @@ class GridOutput(NamedTuple):
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GridConfig):
         super().__init__()
-        self.n_head, self.dropout = config.n_head, config.dropout
+        self.n_head, self.dropout, self.window = config.n_head, config.dropout, config.local_window
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = dropout_layer(config.dropout)
@@ -124,7 +147,7 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = attend(q, k, v, cache, ("self", layer), self.dropout if self.training else 0.0)
+        y = attend(q, k, v, cache, ("self", layer), self.dropout if self.training else 0.0, self.window)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -153,30 +176,6 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class KVCache:
-    """Keys and values of the positions seen so far, per attention, for
-    incremental decoding; `pos` is how many positions that is. Buffers hold
-    `size` positions (growing by doubling past it), so a step writes its
-    keys in place instead of copying the past."""
-
-    def __init__(self, size: int = 0):
-        self.pos, self.size = 0, size
-        self.kv: dict = {}
-
-    def extend(self, slot, k, v):
-        end = self.pos + k.size(-2)
-        old = self.kv.get(slot)
-        if old is None or old[0].size(-2) < end:
-            size = max(end, self.size, 2 * old[0].size(-2) if old else 0)
-            new = tuple(x.new_empty(*x.shape[:-2], size, x.shape[-1]) for x in (k, v))
-            for buf, past in zip(new, old or ()):
-                buf[..., : self.pos, :] = past[..., : self.pos, :]
-            self.kv[slot] = old = new
-        old[0][..., self.pos : end, :] = k
-        old[1][..., self.pos : end, :] = v
-        return old[0][..., :end, :], old[1][..., :end, :]
-
-
 class GridTransformer(nn.Module):
     def __init__(self, config: GridConfig):
         super().__init__()
@@ -194,9 +193,11 @@ class GridTransformer(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):  # residual projections
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
-        self.fusion = self.axis_head = None
+        self.fusion = self.axis_head = self.hierarchy = None
         if c.axes:
             self._build_axes()
+        if c.boundary:
+            self.hierarchy = Hierarchy(c, MLP)
 
     def _build_axes(self):
         """Axis parameters come after the backbone and draw nothing from the
@@ -244,19 +245,23 @@ class GridTransformer(nn.Module):
             raise ValueError(f"main must be [B, T+2] windows with T >= 1, got {tuple(main.shape)}")
         B, T = main.size(0), main.size(1) - 2
         idx, targets = main[:, :T], main[:, 1 : T + 1]
-        K = len(self.config.axes) + (self.config.loss_mask is not None)
+        c = self.config
+        K = len(c.axes) + (c.loss_mask is not None) + (c.boundary_axis is not None)
         if K == 0:
             return idx, None, targets, None
         if meta is None or tuple(meta.shape) != (B, T + 2, K):
             got = None if meta is None else tuple(meta.shape)
             raise ValueError(f"meta must be [B, T+2, K] = {(B, T + 2, K)} windows, got {got}")
-        if self.config.loss_mask is not None:  # the last column: ignored targets become -100
+        boundary = None
+        if c.boundary_axis is not None:  # the last column: the boundary labels a_t, after the axis inputs
+            meta, boundary, K = meta[..., :-1], meta[:, :T, -1:], K - 1
+        if c.loss_mask is not None:  # then the mask: ignored targets become -100
             targets = targets.masked_fill(meta[:, 1 : T + 1, -1] == 0, -100)
             meta, K = meta[..., :-1], K - 1
-            if K == 0:
-                return idx, None, targets, None
+        if K == 0:
+            return idx, boundary, targets, None
         index = (torch.arange(T, device=meta.device)[:, None] + self.lead).expand(B, T, K)
-        axis_in = meta.gather(1, index)
+        axis_in = meta.gather(1, index) if boundary is None else torch.cat([meta.gather(1, index), boundary], -1)
         axis_targets = meta[:, 2:, self.predict_cols] if self.axis_head is not None else None
         return idx, axis_in, targets, axis_targets
 
@@ -264,6 +269,9 @@ class GridTransformer(nn.Module):
         """Final hidden states [B, T, n_embd] of positions given as model inputs
         (already aligned); with a cache, the positions follow the cached ones."""
         B, T = idx.shape
+        boundary = None
+        if self.config.boundary_axis is not None and axis_in is not None:  # the hierarchy's column, not embedded
+            axis_in, boundary = (axis_in[..., :-1] if self.fusion is not None else None), axis_in[..., -1]
         start = cache.pos if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"{start + T} positions exceed block_size={self.config.block_size}")
@@ -273,6 +281,8 @@ class GridTransformer(nn.Module):
             emb, meta = self.fusion.embed(emb, axis_in, pos_emb)
         x = self.transformer.drop(emb)
         for i, block in enumerate(self.transformer.h):
+            if self.hierarchy is not None and i == self.hierarchy.at:  # SpaceByte: between the halves
+                x = self.hierarchy(x, boundary, cache)
             if meta is None:
                 x = block(x, cache, i)
             else:  # cross fusion: the meta streams meet the main stream between attention and MLP
@@ -387,5 +397,7 @@ def expand(net: GridTransformer, new_axes, *, freeze: bool = False) -> GridTrans
             bigger.axis_head.weight[sum(a.vocab_size for a in old.predict_axes) :].zero_()
     if freeze:
         bigger.transformer.requires_grad_(False)  # lm_head is tied to wte
+        if bigger.hierarchy is not None:
+            bigger.hierarchy.requires_grad_(False)
     bigger.train(net.training)
     return bigger

@@ -39,16 +39,30 @@ def decode(ids: list[int], data: DataEntry) -> str:
     return "".join(vocab[i] for i in ids)
 
 
-def context_labels(plan, data: DataEntry, names: list[str]):
+def generation_context(data: DataEntry, config, file):
+    """generate()'s context_fn for a run's model (`config`: its GridConfig):
+    the labels of every context and oracle axis it reads and of the
+    boundary axis of a hierarchical model, compiled by the run's spec; None
+    when the model needs none."""
+    names = [a.name for a in data.axes if a.mode != "predict"]
+    vocabs = {}
+    if config.boundary_axis is not None and config.boundary_axis not in names:
+        names.append(config.boundary_axis)
+        vocabs[config.boundary_axis] = config.boundary_vocab
+    return context_labels(spec_plan(data, file), data, names, vocabs) if names else None
+
+
+def context_labels(plan, data: DataEntry, names: list[str], vocabs: dict | None = None):
     """generate()'s context_fn: the ids of the axes `names` on the main ids
     generated so far, from compiling the spec (only those axes and what they
-    read) on the decoded text; labels mapped to the model's ids by name."""
+    read) on the decoded text; labels mapped to the model's ids by name (the
+    vocabularies of the model's axes, and `vocabs` {axis: labels} for others)."""
     import numpy as np
 
     from grid_dsl.data.compiler import compile_text
 
     sub = plan.restricted_to(names)
-    vocabs = {a.name: a.vocab for a in data.axes}
+    vocabs = {a.name: a.vocab for a in data.axes} | (vocabs or {})
     to_model = {}
     for name in names:  # spec id -> model id; 0 for a label the model never saw
         index = {label: i for i, label in enumerate(vocabs[name])}
@@ -65,11 +79,14 @@ def context_labels(plan, data: DataEntry, names: list[str]):
     return context_fn
 
 
-def referee_context(ds, axes, positions: int, split: str = "val"):
+def referee_context(ds, axes, positions: int, split: str = "val", boundary: str | None = None):
     """The scoring-time referee (grid_dsl.data.referee) on the context axes among
-    `axes` (ModelAxis or the manifest's AxisEntry), with the dataset's own
-    spec; None when there is nothing to check."""
+    `axes` (ModelAxis or the manifest's AxisEntry) and on a hierarchical
+    model's `boundary` axis (where its global blocks read: as causal as a
+    context axis must be), with the dataset's own spec; None when there is
+    nothing to check."""
     names = [a.name for a in axes if a.mode == "context"]
+    names += [boundary] if boundary and boundary not in names else []
     if not names or positions <= 0:
         return None
     from grid_dsl.data.referee import referee

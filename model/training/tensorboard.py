@@ -152,20 +152,20 @@ def grid_sample_fn(ds, axes, chars: int = 240, prompt_length: int = 16, seed: in
     from grid_dsl.data.render import render_text
 
     from model.network import checkpoint
-    from model.training.context import SampleGrid, context_labels, spec_plan
+    from model.training.context import SampleGrid, generation_context
     from model.network.generate import generate
 
-    computed = [a.name for a in axes if a.mode != "predict"]
-    context_fn = None
-    if computed:
-        data = checkpoint.data_entry(ds, [a.name for a in axes])
-        context_fn = context_labels(spec_plan(data, ds.path), data, computed)
+    data = checkpoint.data_entry(ds, [a.name for a in axes])
+    contexts = {}  # the model's context_fn, by its boundary axis (known once a model is given)
     prompt = torch.from_numpy(np.asarray(ds.main("val")[:prompt_length], dtype=np.int64))
     prompt_axes = {a.name: torch.from_numpy(np.asarray(ds.axis("val", a.name)[: prompt_length + 1], dtype=np.int64))
                    for a in axes if a.mode == "predict"}
 
     def sample(model) -> str:
-        out = generate(model, prompt, chars, prompt_axes=prompt_axes, context_fn=context_fn, seed=seed)
+        key = model.config.boundary_axis
+        if key not in contexts:
+            contexts[key] = generation_context(data, model.config, ds.path)
+        out = generate(model, prompt, chars, prompt_axes=prompt_axes, context_fn=contexts[key], seed=seed)
         ids = out.main[0].tolist()
         if ds.unit != "chars":  # bytes: label rows would not line up with characters
             return ds.decode(ids)

@@ -63,7 +63,8 @@ from model.network.config import MODEL_KEYS, TrainConfig, device_memory, resolve
 from model.training.context import referee_context
 from model.training.evaluate import LEAKY_LABEL, score_batches, select
 from model.network.transformer import GridTransformer
-from model.network.model_axes import grid_config, initial_axes, loss_mask, meta_columns, model_axes
+from model.network.flops import boundary_rates, flops_per_char
+from model.network.model_axes import boundary_axis, grid_config, initial_axes, loss_mask, meta_columns, model_axes
 from model.training.tensorboard import RunLog
 
 PROGRESS_SECONDS = 30.0  # between the plain progress lines of a run whose stderr is not a terminal
@@ -135,6 +136,7 @@ class Trainer:
         self.out = Path(out)
         self.ds = ds = data if isinstance(data, Dataset) else Dataset.open(data)
         state = checkpoint.load(self.out) if resume else None
+        boundary = boundary_axis(ds, cfg.boundary)  # refused here when not causal: before any file is written
         if state is not None:
             self.columns = checkpoint.check_data(state, ds, same_spec=True, file=self.out / checkpoint.LAST)
             old = state.training()
@@ -152,11 +154,11 @@ class Trainer:
             checkpoint.check_new_run(self.out)
             axes = model_axes(ds, cfg.axes) if init_model is None else initial_axes(init_model, ds, cfg)
             mask = init_model.config.loss_mask if init_model is not None else getattr(loss_mask(ds), "name", None)
-            self.columns = meta_columns(ds, axes, mask)
+            self.columns = meta_columns(ds, axes, mask, boundary.name if boundary else None)
             self.data = checkpoint.data_entry(ds, [a.name for a in axes])
         self.axes = self.data.axes
         # The referee before any number exists, so that every number carries its label.
-        self.referee = referee_context(ds, self.axes, cfg.prefix_check)
+        self.referee = referee_context(ds, self.axes, cfg.prefix_check, boundary=boundary.name if boundary else None)
         self.leaky = checkpoint.reads_leaky(self.axes, self.referee)
 
         torch.manual_seed(cfg.seed)
@@ -167,6 +169,9 @@ class Trainer:
         else:
             model = init_model if init_model is not None else GridTransformer(grid_config(cfg, ds, self.axes))
         self.frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+        # compute accounting (model/network/flops.py): FLOPs per trained position, boundaries measured on train
+        self.boundary_rate, self.global_dropped = boundary_rates(model.config, ds)
+        self.flops_per_char = flops_per_char(model.config, self.boundary_rate)
         self.raw = model.to(device)
         self.optimizer = torch.optim.AdamW(model.param_groups(cfg.weight_decay), lr=cfg.learning_rate,
                                            betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
@@ -405,6 +410,12 @@ class Trainer:
             "stopped": reason or "running",
             "tokens": self.tokens,
             "tokens_per_s": self.tokens / step_seconds if step_seconds > 0 else 0.0,
+            # estimated training FLOPs (forward + backward) per position, and in all so far (model/network/flops.py)
+            "flops_per_char": self.flops_per_char,
+            "flops": self.flops_per_char * self.tokens,
+            # hierarchical runs: the share of positions the global blocks read, and of boundaries beyond the cap
+            "boundary_rate": self.boundary_rate if cfg.boundary else None,
+            "global_dropped": self.global_dropped if cfg.boundary else None,
             "wall_time_s": self.seconds["wall"],
             "parameters": self.raw.num_params(),
             "axes": [{"name": a.name, "kind": a.kind, "mode": a.mode, "weight": a.weight, "causal": a.causal}
@@ -422,7 +433,8 @@ class Trainer:
             "config": cfg.to_dict(),
             # every evaluation so far (restored with the checkpoint on --resume): learning curves
             "history": [*self.metrics.get("history", []), {"step": self.step, "wall_time_s": self.seconds["wall"],
-                                                           "bpc_joint": val.bpc_joint, "bpc_main": val.bpc_main}],
+                                                           "bpc_joint": val.bpc_joint, "bpc_main": val.bpc_main,
+                                                           "flops": self.flops_per_char * self.tokens}],
         }
 
     def save(self, best: bool) -> None:
