@@ -267,3 +267,34 @@ def test_match_params_says_when_it_adjusted_nothing():
     changed = matched_lines([config("a", 32, 32), config("b", 32, 28)])
     assert "(n_embd adjusted)" in changed[1] and "n_embd 32 → 28" in changed[3]
     assert matched_lines([{"name": "a", "matched": None}])[1].startswith("Parameters not matched")
+
+
+def test_equal_flops_buys_cheaper_models_more_steps(specs, tmp_path):
+    """--flops F: every configuration trains the steps whose estimated FLOPs come
+    closest to F, so a model of half the FLOPs per step runs about twice the steps,
+    and what each run records (metrics.json flops) is F within one step."""
+    out = tmp_path / "cmp"
+    budget = 3e8
+    args = command(specs, out, "--baseline", "--flops", str(budget), "--sweep", "n_embd=32,64",
+                   names=("predict",), seeds="1")
+    assert main(args) == 0
+    plan = json.loads((out / "compare.json").read_text())
+    steps = {}
+    for c in plan["configurations"]:
+        run = metrics(out, c["name"], 0)
+        steps[c["name"]] = run["step"]
+        assert run["step"] == c["flops"]["steps"] == round(budget / c["flops"]["per_step"])
+        assert abs(run["flops"] - budget) <= run["flops_per_char"] * 4 * 16  # one step of 4 x 16 characters
+        assert run["flops_per_char"] == pytest.approx(c["flops"]["per_char"])
+    assert steps["baseline,n_embd=32"] > 2 * steps["baseline,n_embd=64"]
+    table = (out / "results.md").read_text()
+    assert "3e+08 estimated training FLOPs" in table
+    # FLOPs recorded per evaluation: the plot's third panel has its x values
+    assert all("flops" in h for h in metrics(out, "predict,n_embd=32", 0)["history"])
+
+
+def test_flops_is_one_budget_among_steps_and_time(specs, tmp_path, capsys):
+    assert main(command(specs, tmp_path / "x", "--flops", "1e9", "--steps", "5")) == 2
+    assert "argument --steps: not allowed with argument --flops" in capsys.readouterr().err
+    assert main(command(specs, tmp_path / "y", "--flops", "many")) == 2
+    assert "a number of FLOPs" in capsys.readouterr().err

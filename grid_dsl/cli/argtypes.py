@@ -50,6 +50,13 @@ def seconds(value: str) -> float:
     return number
 
 
+def flops(value: str) -> float:
+    number = _number(value, "a number of FLOPs (e.g. 2e13)")
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return number
+
+
 def temperature(value: str) -> float:
     number = _number(value, "a number")
     if not (math.isfinite(number) and number >= 0):

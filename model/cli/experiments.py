@@ -39,6 +39,8 @@ def add_compare(commands) -> None:
     budget = cmd.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=argtypes.positive, metavar="S", help="steps per run (max_iters)")
     budget.add_argument("--max-time", type=argtypes.seconds, metavar="T", help="seconds of wall clock per run")
+    budget.add_argument("--flops", type=argtypes.flops, metavar="F",
+                        help="estimated training FLOPs per run (each configuration's steps from its FLOPs per step)")
     cmd.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
                      help="a config key's values (repeatable: a grid)")
     cmd.add_argument("--match-params", choices=("width", "depth"), help="match the baseline's parameter count")

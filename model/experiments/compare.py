@@ -1,7 +1,7 @@
 """`multigrid compare`: a baseline and specs over seeds and a sweep, on one split.
 
     multigrid compare --corpus C --spec A.axes [--spec B.axes ...] [--baseline] --seeds N
-                      [--steps S | --max-time T] [--sweep key=v1,v2 ...] [--match-params width|depth]
+                      [--steps S | --max-time T | --flops F] [--sweep key=v1,v2 ...] [--match-params width|depth]
                       [--val-fraction F] [--data-seed S] [--config FILE.toml] [key=value ...] --out DIR
 
 Each spec is compiled once over the corpus C (anything `open_corpus` opens)
@@ -14,7 +14,10 @@ construction. Every configuration (baseline and spec, at every point of the
 config's seed), all with the config's eval_seed, so every run is scored on
 the same validation batches; at equal steps (--steps: max_iters) or equal
 wall clock (--max-time per run; max_iters still caps the steps and shapes
-the learning-rate schedule). Runs of the same seed share the backbone's
+the learning-rate schedule) or equal estimated training compute (--flops:
+each configuration runs the steps whose FLOPs, model/network/flops.py,
+come closest to F; a hierarchical model's cheaper steps buy it more of
+them). Runs of the same seed share the backbone's
 initialisation and the training batches, which is why differences to the
 baseline are paired by seed (model/experiments/report.py).
 
@@ -80,6 +83,7 @@ def run(args) -> int:
     sweep = parse_sweep(args.sweep)
     settings = {"corpus": args.corpus, "specs": [{"name": n, "hash": p.spec_hash} for n, p in plans.items()],
                 "baseline": args.baseline, "seeds": args.seeds, "steps": args.steps, "max_time": args.max_time,
+                "flops": args.flops,
                 "sweep": {key: [text for text, _ in values] for key, values in sweep.items()},
                 "match_params": args.match_params, "val_fraction": args.val_fraction, "data_seed": args.data_seed,
                 "config": base.to_dict()}
@@ -89,6 +93,8 @@ def run(args) -> int:
 
     datasets = compile_specs(plans, args.corpus, out, args.val_fraction, args.data_seed)
     configs = plan_configurations(datasets, base, sweep, args.baseline, args.match_params)
+    if args.flops:
+        configs = [at_flops(entry, datasets[entry["data"]], args.flops) for entry in configs]
     checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings, "configurations": configs})
 
     total, done = len(configs) * args.seeds, 0
@@ -262,6 +268,27 @@ def matched(entry: dict, ds, target: int, how: str) -> dict:
     return {**entry, "config": config.replace(**{key: value}).to_dict(), "parameters": count(best),
             "matched": {"by": how, "key": key, "from": getattr(config, key), "to": value,
                         "unmatched_parameters": entry["parameters"], "baseline_parameters": target}}
+
+
+def training_flops_per_char(config: TrainConfig, ds) -> float:
+    """The estimate train() records as metrics.json flops_per_char for this
+    config on `ds` (the same boundary rate, measured on the same windows)."""
+    from model.network.flops import boundary_rates, flops_per_char
+    from model.network.model_axes import grid_config, model_axes
+
+    network = grid_config(config, ds, model_axes(ds, config.axes))
+    return flops_per_char(network, boundary_rates(network, ds)[0])
+
+
+def at_flops(entry: dict, ds, budget: float) -> dict:
+    """`entry` with the steps (max_iters, which also sets the learning-rate
+    schedule) whose estimated training FLOPs come closest to `budget`."""
+    config = TrainConfig.from_dict(entry["config"])
+    per_char = training_flops_per_char(config, ds)
+    per_step = per_char * config.batch_size * config.block_size * config.grad_accum
+    steps = max(1, round(budget / per_step))
+    return {**entry, "config": config.replace(max_iters=steps).to_dict(),
+            "flops": {"per_char": per_char, "per_step": per_step, "steps": steps, "total": steps * per_step}}
 
 
 # ----------------------------------------------------------------- running

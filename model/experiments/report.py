@@ -3,7 +3,7 @@
     >>> markdown = write_report("runs/cmp")     # doctest: +SKIP
     DIR/results.csv   one row per configuration, full precision
     DIR/results.md    the same as a table, with how it was measured
-    DIR/results.png   validation bpc_joint against steps and against wall clock
+    DIR/results.png   validation bpc_joint against steps, wall clock and training FLOPs
 
 Per configuration, over its seeds: the mean, the standard deviation (n-1)
 and a 95% interval from Student's t of bpc_joint and bpc_main; the mean
@@ -44,7 +44,7 @@ SCORES = {
     "train_bpc_joint": lambda m: m.get("train_bpc_joint", math.nan),
 }
 COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "prefix_checked", "axes", "parameters",
-           "matched", "steps", "wall_time_s", "tokens_per_s", "lowest_step"]
+           "matched", "steps", "wall_time_s", "tokens_per_s", "flops", "lowest_step"]
 COLUMNS += [f"{s}_{part}" for s in SCORES for part in ("mean", "std", "ci95_low", "ci95_high")]
 COLUMNS += [f"diff_{s}_{part}" for s in SCORES for part in ("mean", "ci95_low", "ci95_high")]
 
@@ -117,6 +117,7 @@ def summarise(config: dict, runs: dict) -> dict:
         "steps": float(np.mean([m["step"] for m in own])),
         "wall_time_s": float(np.mean([m["wall_time_s"] for m in own])),
         "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in own])),
+        "flops": float(np.mean([m.get("flops", math.nan) for m in own])),  # estimated training FLOPs (flops.py)
         "lowest_step": float(np.mean([_best(m).get("step", math.nan) for m in own])),
     }
     for score, value in SCORES.items():
@@ -178,8 +179,13 @@ def score_cell(row: dict, prefix: str, with_std: bool) -> str:
 def to_markdown(rows: list[dict], plan: dict) -> str:
     s = plan["settings"]
     config = s["config"]
-    budget = (f"{s['steps']:,} steps" if s["steps"]
-              else f"{s['max_time']:g} s of wall clock (at most {config['max_iters']:,} steps)")
+    if s.get("flops"):
+        budget = (f"{s['flops']:.3g} estimated training FLOPs (each configuration the steps that come closest: "
+                  "column steps)")
+    elif s["steps"]:
+        budget = f"{s['steps']:,} steps"
+    else:
+        budget = f"{s['max_time']:g} s of wall clock (at most {config['max_iters']:,} steps)"
     lines = [
         f"# multigrid compare: {', '.join(spec['name'] for spec in s['specs'])}"
         + (" against the baseline" if s["baseline"] else ""), "",
@@ -197,14 +203,15 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
         "far below the final score, the run overfitted. `train`: bpc_joint on as many fixed batches of the train "
         "split; far below the validation score, the model has learnt its corpus by heart."
         + (" One seed: no spread, no interval." if s["seeds"] == 1 else ""), "",
-        "| configuration | leaky | prefix checked | axes (mode) | parameters | steps | tokens/s "
+        "| configuration | leaky | prefix checked | axes (mode) | parameters | steps | tokens/s | FLOPs "
         "| bpc_joint | Δ bpc_joint | bpc_main | Δ bpc_main | lowest bpc_joint (step) | Δ lowest | train bpc_joint |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         axes = ", ".join(a.replace("=", " ") for a in row["axes"].split()) or "none"
         cells = [row["config"], "**yes**" if row["leaky"] else "no", row["prefix_checked"], axes, f"{row['parameters']:,}",
                  f"{row['steps']:,.0f}", f"{row['tokens_per_s']:,.0f}",
+                 "—" if math.isnan(row["flops"]) else f"{row['flops']:.3g}",
                  score_cell(row, "bpc_joint", True), score_cell(row, "diff_bpc_joint", False),
                  score_cell(row, "bpc_main", True), score_cell(row, "diff_bpc_main", False),
                  f"{score_cell(row, 'lowest_bpc_joint', True)} ({row['lowest_step']:,.0f})",
@@ -233,19 +240,22 @@ def plot(configs: list[dict], runs: dict, seeds: int):
     shaded from the lowest to the highest seed; leaky configurations dashed."""
     from matplotlib.figure import Figure  # no pyplot: no global figures, no GUI backend
 
-    figure = Figure(figsize=(12, 4.5))
-    axes = figure.subplots(1, 2, sharey=True)
+    figure = Figure(figsize=(18, 4.5))
+    axes = figure.subplots(1, 3, sharey=True)
     for index, config in enumerate(configs):
         histories = [m["history"] for m in runs[config["name"]]]
         leaky = any(m["leaky"] for m in runs[config["name"]])
         label = config["name"] + (f" [{LEAKY_LABEL}]" if leaky else "")
         colour = f"C{index % 10}"
-        for ax, key in zip(axes, ("step", "wall_time_s")):
+        for ax, key in zip(axes, ("step", "wall_time_s", "flops")):
+            if not all(key in h for hist in histories for h in hist):
+                continue  # runs from before FLOPs were recorded
             x, mean, low, high = band([([h[key] for h in hist], [h["bpc_joint"] for h in hist]) for hist in histories])
             ax.plot(x, mean, color=colour, linestyle="--" if leaky else "-", label=label)
             ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
     axes[0].set(xlabel="step", ylabel="validation bpc_joint", title=f"against steps (band: min..max over {seeds} seeds)")
     axes[1].set(xlabel="wall clock (s)", title="against wall clock")
+    axes[2].set(xlabel="estimated training FLOPs", title="against compute")
     axes[0].legend(fontsize="small")
     figure.tight_layout()
     return figure
