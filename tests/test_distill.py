@@ -321,7 +321,7 @@ def test_run_proposers_skips_crashes_and_failed_candidates_and_logs_why(net, dat
     assert "error: context mode needs a causal axis, and 'peek' looks ahead: 1 char" in failures[1].reason
     assert failures[2].reason == "the spec of 'ok' is not canonical (`multigrid fmt` would change it)"
     assert [r.getMessage() for r in caplog.records] == [f.describe() for f in failures]
-    assert set(PROPOSERS) == {"clusters", "lexemes", "surprisal"}
+    assert set(PROPOSERS) == {"clusters", "lexemes", "surprisal", "residual", "operators", "teacher"}
 
 
 # ------------------------------------------------------------ spec sources

@@ -2,8 +2,14 @@
 
     multigrid improve --spec S --corpus C --rounds R --seeds N --out DIR
                       [--steps N] [--candidate-steps N] [--proposers clusters,surprisal,lexemes]
+                      [--teacher RUN] [--min-gain BITS]
                       [--clusters K] [--max-depth D] [--sample N] [--max-candidates M]
                       [--val-fraction F] [--data-seed S] [key=value ...]
+
+The proposers: clusters, surprisal, lexemes distil the model itself;
+residual, operators and teacher (with --teacher RUN, a stronger run on the
+same corpus: a longer block, or more steps) read long-range state it cannot
+see from its window (docs/experiments.md).
 
 key=value pairs are training config keys (model/network/config.py) for every run
 of the loop. Running the same command again resumes an interrupted loop;
@@ -35,7 +41,12 @@ def add_commands(commands) -> None:
     cmd.add_argument("--candidate-steps", type=argtypes.positive, default=300, metavar="N",
                      help="steps of each candidate and control expansion (300)")
     cmd.add_argument("--proposers", default="clusters,surprisal,lexemes", metavar="A,B",
-                     help="the proposers to run, in order (clusters,surprisal,lexemes)")
+                     help="the proposers to run, in order (clusters,surprisal,lexemes); the long-range ones: "
+                          "residual, operators, teacher")
+    cmd.add_argument("--teacher", metavar="RUN", help="the teacher proposer's stronger run, trained on the same corpus "
+                                                      "(e.g. block_size 4x, or 5x the steps)")
+    cmd.add_argument("--min-gain", type=argtypes.fraction, default=0.001, metavar="BITS",
+                     help="residual, operators, teacher: bits/char over the shuffled control a candidate needs (0.001)")
     cmd.add_argument("--clusters", type=argtypes.whole(2), default=8, metavar="K", help="k-means clusters / buckets (8)")
     cmd.add_argument("--max-depth", type=argtypes.positive, default=4, metavar="D", help="decision-tree depth (4)")
     cmd.add_argument("--sample", type=argtypes.positive, default=4000, metavar="N", help="positions sampled per proposer (4000)")
@@ -58,10 +69,21 @@ def run_improve(args) -> int:
                             + f"(the proposers: {', '.join(PROPOSERS)})")
     if not names:
         raise UserError("--proposers is empty; name at least one of " + ", ".join(PROPOSERS))
+    if "teacher" in names:
+        from model.network import checkpoint
+
+        if not args.teacher:
+            raise UserError("--proposers teacher needs --teacher RUN: a stronger run trained on the same corpus, e.g. "
+                            "`multigrid train --data DIR --out runs/teacher block_size=256` (4x the block)")
+        try:
+            checkpoint.load(args.teacher)  # found and readable now; whether it fits each round's data, then
+        except UserError as err:
+            raise UserError(f"--teacher {args.teacher}: {err}") from None
     settings = Settings(spec=args.spec, corpus=args.corpus, rounds=args.rounds, seeds=args.seeds, steps=args.steps,
                         candidate_steps=args.candidate_steps, proposers=names, clusters=args.clusters,
                         max_depth=args.max_depth, sample=args.sample, max_candidates=args.max_candidates,
-                        val_fraction=args.val_fraction, data_seed=args.data_seed, overrides=tuple(args.overrides))
+                        val_fraction=args.val_fraction, data_seed=args.data_seed, overrides=tuple(args.overrides),
+                        teacher=args.teacher, min_gain=args.min_gain)
     loop = Loop(settings, args.out)
     loop.run()
     print()

@@ -193,10 +193,10 @@ def _char_subject(k: int) -> str:
     return "char" if k == 0 else f"char[{k}]"
 
 
-def features(ds, base_text: str, positions: np.ndarray, *, max_values: int = 24) -> Features:
+def features(ds, base_text: str, positions: np.ndarray, *, max_values: int = 24, extra: tuple = ()) -> Features:
     """The causal conditions over the sampled positions (module docstring):
     each character and label seen at least max(2, N/500) times, the
-    `max_values` most frequent of each."""
+    `max_values` most frequent of each; then the `extra` Conditions."""
     plan = check(parse(base_text, "<spec>"))
     helpers = ()
     if not any(a.kind == "group" and a.segment == "word" and a.start_causal for a in plan.axes):
@@ -224,6 +224,7 @@ def features(ds, base_text: str, positions: np.ndarray, *, max_values: int = 24)
         seen = [i for (_, streams), (_, offsets, _) in zip(compiled, docs) for i in streams[a.name].ids[offsets].tolist()]
         conditions += [Condition(f"{a.name} == {label(vocab[i])}", a.name, "==", vocab[i])
                        for i in _frequent(seen, max_values, minimum)]
+    conditions += list(extra)
 
     # The same conditions, compiled by the rules axis, evaluated on the documents.
     probe = unique_name(PROBE, plan.names)

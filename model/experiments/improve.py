@@ -6,7 +6,8 @@ Round 0 compiles S over C and trains the first model (DIR/runs/round_0).
 Each round k = 1..R then:
 
 1. proposes candidate axes from the current model (model/experiments/proposers.py:
-   clusters, surprisal, lexemes); each candidate is the current spec plus
+   clusters, surprisal, lexemes; residual, operators, teacher read long-range
+   state); each candidate is the current spec plus
    one causal axis fed as context, already checked (model/experiments/candidates.py);
    a proposer that fails, or a candidate that fails a check, is logged and
    skipped;
@@ -31,7 +32,9 @@ Each round k = 1..R then:
 Everything is in DIR: improve.json (the settings, refused when they change,
 and every decision), round_K.axes, data/, runs/, summary.md (a table of
 every candidate: proposer, bpc of candidate and control, gain and its
-bound, decision, reason) and TensorBoard events in DIR/tb (per-round
+bound, decision, reason; then each accepted axis as its declarations and a
+passage of validation text drawn as `multigrid show` draws it, so a person
+can read what the loop learnt) and TensorBoard events in DIR/tb (per-round
 bpc_joint, each candidate's gain, its rule text and the decision in TEXT).
 Interrupted, the same command resumes: finished runs are skipped, an
 unfinished one resumes from its checkpoint, and a round is redone only from
@@ -54,6 +57,7 @@ from grid_dsl.data.files import write_atomically
 
 from model.training.context import require_honest_context
 from model.experiments.report import prefix_checked_cell
+from model.experiments.improve_summary import example_passage, new_declarations, summary_table
 
 STATE = "improve.json"
 FORMAT = "multigrid-improve/1"
@@ -127,6 +131,8 @@ class Settings:
     steps: int = 2000  # of the first model
     candidate_steps: int = 300  # of each expansion, candidate and control alike
     proposers: tuple[str, ...] = ("clusters", "surprisal", "lexemes")
+    teacher: str | None = None  # the teacher proposer's stronger run
+    min_gain: float = 0.001  # the long-range proposers' bits/char over their shuffled control
     clusters: int = 8
     max_depth: int = 4
     sample: int = 4000
@@ -158,8 +164,11 @@ class Loop:
         path = self.out / STATE
         if path.is_file():
             state = json.loads(path.read_text(encoding="utf-8"))
-            if state.get("settings") != settings:
-                changed = [k for k in settings if state.get("settings", {}).get(k) != settings[k]]
+            # a loop begun before a setting existed ran with its default
+            defaults = json.loads(json.dumps({f.name: f.default for f in attrs.fields(Settings)
+                                              if f.default is not attrs.NOTHING}))
+            if {**defaults, **state.get("settings", {})} != settings:
+                changed = [k for k in settings if {**defaults, **state.get("settings", {})}.get(k) != settings[k]]
                 raise UserError(f"{self.out} holds a loop with other settings ({', '.join(changed)}); rerun it with "
                                 "the same command to resume, or pass another --out")
             return state
@@ -225,7 +234,12 @@ class Loop:
         entry = {"round": k, "candidates": results, "failures": [f.describe() for f in failures],
                  "accepted": best["name"] if best else None}
         if best:
-            entry.update(spec=best["spec"], data=best["data"], run=best["runs"][0], bpc_joint=best["bpc"][0])
+            try:
+                example = example_passage(best["spec"], best["name"], self.open(best["data"]))
+            except UserError as err:  # the summary's picture never costs the round
+                example = f"(no example: {err})"
+            entry.update(spec=best["spec"], data=best["data"], run=best["runs"][0], bpc_joint=best["bpc"][0],
+                         declarations=new_declarations(spec_text, best["spec"]), example=example)
         else:
             entry.update(spec=spec_text, data=str(data.path), run=str(run),
                          bpc_joint=json.loads((run / "metrics.json").read_text())["bpc_joint"])
@@ -246,7 +260,8 @@ class Loop:
         net = checkpoint.load(run).network()
         origin = f"{run} (improve round {k})"
         chosen = [PROPOSERS[name](ProposerSettings(clusters=s.clusters, max_depth=s.max_depth, sample=s.sample,
-                                                   origin=origin)) for name in s.proposers]
+                                                   origin=origin, teacher=s.teacher, min_gain=s.min_gain))
+                  for name in s.proposers]
         candidates, failures = run_proposers(chosen, net, data, spec_text, np.random.default_rng([s.data_seed, k]),
                                              report=lambda line: self.say(f"round {k}: skipped: {line}"))
         from model.experiments.candidates import Failure
@@ -331,26 +346,3 @@ def train_resumable(ds, run: Path, config, init_model=None) -> dict:
         return train(ds, run, config, resume=True, progress=True)
     shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint
     return train(ds, run, config, init_model=init_model, progress=True)
-
-
-
-
-def summary_table(rounds: list[dict]) -> str:
-    """summary.md: one row per candidate of every round."""
-    lines = ["| round | candidate | proposer | bpc_joint (mean) | control | gain | 95% lower bound | prefix checked "
-             "| decision |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rounds:
-        for c in r["candidates"]:
-            decision = "**accepted**" if c["name"] == r["accepted"] else ("passed" if c["accepted"] else "rejected")
-            lines.append(f"| {r['round']} | `{c['name']}` | {c['proposer']} | {np.mean(c['bpc']):.4f} | "
-                         f"{np.mean(c['control_bpc']):.4f} | {c['gain']:+.4f} | {c['lower']:+.4f} | "
-                         f"{c.get('prefix_checked', '-')} | {decision} |")
-        if not r["candidates"]:
-            lines.append(f"| {r['round']} | — | — | — | — | — | — | — | no candidate |")
-    lines.append("")
-    for r in rounds:
-        lines.append(f"round {r['round']}: current val bpc_joint {r['bpc_joint']:.4f}; "
-                     + (f"accepted `{r['accepted']}`" if r["accepted"] else "nothing accepted")
-                     + "".join(f"\n  skipped: {f}" for f in r["failures"]))
-    return "\n".join(lines) + "\n"

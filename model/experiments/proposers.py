@@ -5,7 +5,9 @@ complete .axes specs, for the self-improvement loop to try.
     candidates, failures = run_proposers(proposers, net, ds, base_spec_text(ds), np.random.default_rng(0))
 
 A proposer has a `name` and `propose(net, ds, spec_text, rng) -> [Candidate]`;
-adding one is a class and an entry in PROPOSERS, nothing else. The three:
+adding one is a class (model/experiments/proposal.py: the interface and its
+Settings) and an entry in PROPOSERS, nothing else. The three here distil the
+model itself, through features of its last few characters:
 
     clusters    k-means clusters of the hidden states after one block, distilled
                 into a rules axis by a decision tree over causal conditions
@@ -16,6 +18,10 @@ adding one is a class and an entry in PROPOSERS, nothing else. The three:
                 words, as rules whose window ends after the phrase (a lexicon
                 pattern spanning words would not be causal)
 
+and three read what the model cannot see from its window, state from
+anywhere earlier in the document or a stronger teacher
+(model/experiments/longrange_proposers.py): residual, operators, teacher.
+
 `run_proposers` runs them, catching any error of a proposer, and checks
 every candidate (model/experiments/candidates.py): a failing candidate is logged and
 returned as a Failure with its reason, never as a candidate.
@@ -23,7 +29,6 @@ returned as a Failure with its reason, never as a candidate.
 
 from __future__ import annotations
 
-import abc
 import logging
 import math
 import warnings
@@ -42,39 +47,11 @@ from grid_dsl.language.parser import parse
 from model.experiments.candidates import Candidate, CandidateError, Distillation, Failure, check_candidate
 from model.experiments.distill import assemble, check_layer, collect, features, unique_name
 from model.experiments.distill_tree import NoUsefulSplit, decision_list, fit_tree
+from model.experiments.longrange_proposers import OperatorProposer, ResidualProposer, TeacherProposer
+from model.experiments.proposal import Proposer, Settings, by_size
 
 log = logging.getLogger(__name__)
 _WORD = regex.compile(r"\w+")
-
-
-@attrs.frozen
-class Settings:
-    """What every proposer may read; each uses its own part."""
-
-    layer: int | None = None  # block whose output is clustered (None: the last)
-    clusters: int = 8  # k-means clusters, or surprisal buckets
-    max_depth: int = 4  # of the decision tree
-    sample: int = 4000  # positions of the train split
-    batch_size: int = 32
-    max_lexemes: int = 16
-    min_count: int = 3  # occurrences a lexeme needs in the sample
-    ngram: int = 2  # lexemes of 1 .. ngram words
-    origin: str = "the run"  # provenance written in the header (the run and its step)
-
-
-class Proposer(abc.ABC):
-    """Reads a model (net), the dataset it was trained on (ds) and that
-    dataset's spec (spec_text, includes inlined); returns candidates whose
-    `text` is that spec plus one new axis fed as context. Raise
-    CandidateError (or any UserError) with a reason to propose nothing."""
-
-    name: str
-
-    def __init__(self, settings: Settings = Settings()):
-        self.settings = settings
-
-    @abc.abstractmethod
-    def propose(self, net, ds, spec_text: str, rng: np.random.Generator) -> list[Candidate]: ...
 
 
 # ------------------------------------------------- distilled decision lists
@@ -117,15 +94,6 @@ def distilled_rules(proposer: str, ds, spec_text: str, sample, y: np.ndarray, na
     return Candidate(name, text, proposer, header[3], stats, Distillation(sample, truth, table, tree, rules, rows))
 
 
-def _by_size(labels: np.ndarray) -> np.ndarray:
-    """Cluster ids renumbered by size, largest first (ties: by old id), so C0 is the largest."""
-    ids, counts = np.unique(labels, return_counts=True)
-    order = ids[np.lexsort((ids, -counts))]
-    renumber = np.empty(ids.max() + 1, dtype=np.int64)
-    renumber[order] = np.arange(len(order))
-    return renumber[labels]
-
-
 class ClusterProposer(Proposer):
     name = "clusters"
 
@@ -149,7 +117,7 @@ class ClusterProposer(Proposer):
                                  "try another --layer or a trained run")
         names = [f"C{i}" for i in range(found)]
         what = f"{s.clusters}-means clusters (labels C0..C{found - 1}, C0 the largest) of the hidden states after block {layer}"
-        return [distilled_rules(self.name, ds, spec_text, sample, _by_size(labels), names, s, seed, f"clusters_l{layer}", what)]
+        return [distilled_rules(self.name, ds, spec_text, sample, by_size(labels), names, s, seed, f"clusters_l{layer}", what)]
 
 
 class SurprisalProposer(Proposer):
@@ -263,7 +231,8 @@ def _lexeme_axis(name: str, chosen: list[Lexeme], phrases: bool, longest: int) -
             f"The rules `{name}` label the character after each phrase (a window ending there: causal).")
 
 
-PROPOSERS: dict[str, type[Proposer]] = {p.name: p for p in (ClusterProposer, LexemeProposer, SurprisalProposer)}
+PROPOSERS: dict[str, type[Proposer]] = {p.name: p for p in (ClusterProposer, LexemeProposer, SurprisalProposer,
+                                                            ResidualProposer, OperatorProposer, TeacherProposer)}
 
 
 # ------------------------------------------------------------------- runner
