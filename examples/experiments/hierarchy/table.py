@@ -1,0 +1,69 @@
+"""One table of several `multigrid compare` directories (flat and hierarchical
+runs trained apart, so not paired by seed): per configuration its steps,
+FLOPs and seconds, validation bpc_joint mean ± sd [95% interval], and its
+difference to the best flat configuration with Welch's 95% interval.
+
+    python examples/experiments/hierarchy/table.py DIR [DIR ...]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+
+def runs(folder: Path) -> dict[str, list[dict]]:
+    plan = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
+    found = {}
+    for config in plan["configurations"]:
+        files = sorted((folder / "runs" / config["name"]).glob("seed*/metrics.json"))
+        metrics = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+        finished = [m for m in metrics if m.get("stopped") in ("max_iters", "max_time")]
+        if finished:
+            flat = not (finished[0]["config"].get("boundary") or "")
+            found[("flat " if flat else "hierarchical ") + config["name"]] = finished
+    return found
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Mean of a minus mean of b and Welch's 95% interval."""
+    a, b = np.asarray(a), np.asarray(b)
+    diff = float(a.mean() - b.mean())
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.975, dof)) * math.sqrt(va + vb)
+    return diff, diff - half, diff + half
+
+
+def main(folders: list[str]) -> None:
+    table = {}
+    for folder in folders:
+        table.update(runs(Path(folder)))
+    bpc = {name: [m["bpc_joint"] for m in ms] for name, ms in table.items()}
+    flat = [n for n in table if n.startswith("flat") and len(bpc[n]) > 1]
+    best = min(flat, key=lambda n: np.mean(bpc[n])) if flat else None
+    print("| configuration | seeds | steps | FLOPs | seconds | train bpc_joint | bpc_joint | Δ to the best flat |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, ms in table.items():
+        values = bpc[name]
+        mean, sd = np.mean(values), (np.std(values, ddof=1) if len(values) > 1 else math.nan)
+        half = stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)) if len(values) > 1 else math.nan
+        delta = "—"
+        if best and name != best and len(values) > 1:
+            d, lo, hi = welch(values, bpc[best])
+            delta = f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+        train = np.mean([m.get("train_bpc_joint", math.nan) for m in ms])
+        print(f"| {name} | {len(ms)} | {np.mean([m['step'] for m in ms]):,.0f} | "
+              f"{np.mean([m.get('flops', math.nan) for m in ms]):.3g} | {np.mean([m['wall_time_s'] for m in ms]):,.0f} | "
+              f"{train:.4f} | {mean:.4f} ± {sd:.4f} [{mean - half:.4f}, {mean + half:.4f}] | {delta} |")
+    if best:
+        print(f"\nΔ: against {best} (unpaired: Welch's t).")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
