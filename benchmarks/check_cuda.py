@@ -23,6 +23,11 @@ drives the real commands, so what passes here is what a researcher gets:
             the cache (the sampling benchmark's model), the speed-up printed.
 5. cli      `multigrid eval` and `multigrid sample` on the compiled run, on
             the GPU: exit 0.
+6. hierarchy the hierarchical model (boundary=every:8, global blocks between
+            two halves of windowed local blocks) trained in float32 and in bf16
+            + torch.compile: finite, within 0.05 bits/char of each other; its
+            KV-cache decoding equal to one full forward pass; its step time
+            against the flat bf16+compile run's.
 
 Prints one line per check (PASS / FAIL / SKIP with what was measured); exits 0
 when nothing failed, 1 otherwise, 2 when torch sees no CUDA device.
@@ -139,28 +144,36 @@ def check_ddp(report: Report, data: Path, out: Path, base: dict, steps: int) -> 
                  f"{steps_per_second(two) / steps_per_second(one):.2f}x its steps/s")
 
 
-def check_kv(report: Report, run: Path | None, data: Path, device: torch.device, chars: int) -> None:
-    import bench_model
+def kv_difference(run: Path, data: Path, device: torch.device) -> tuple[float, int]:
+    """Max |logit difference| between decoding a validation window token by
+    token with the KV cache and one full forward pass, in float32; positions."""
     from grid_dsl.data.dataset import Dataset
     from model.network import checkpoint
     from model.training.batches import Batches
     from model.training.evaluate import select
     from model.network.transformer import KVCache
 
+    state = checkpoint.load(run)
+    ds = Dataset.open(data)
+    net = state.network().to(device).eval()
+    main, meta = Batches(ds, "val", net.config.block_size, 2).fixed(1, seed=0)[0]
+    main, meta = main.to(device), select(meta, checkpoint.check_data(state, ds, same_spec=True)).to(device)
+    with torch.inference_mode():
+        idx, axis_in, _, _ = net.align(main, meta)
+        full, _ = net.logits(idx, axis_in)
+        cache = KVCache()
+        steps = [net.logits(idx[:, t : t + 1], None if axis_in is None else axis_in[:, t : t + 1], cache)[0]
+                 for t in range(idx.size(1))]
+    return (torch.cat(steps, 1) - full).abs().max().item(), idx.size(1)
+
+
+def check_kv(report: Report, run: Path | None, data: Path, device: torch.device, chars: int) -> None:
+    import bench_model
+
     if run is not None:
-        state = checkpoint.load(run)
-        ds = Dataset.open(data)
-        net = state.network().to(device).eval()
-        main, meta = Batches(ds, "val", net.config.block_size, 2).fixed(1, seed=0)[0]
-        main, meta = main.to(device), select(meta, checkpoint.check_data(state, ds, same_spec=True)).to(device)
-        with torch.inference_mode():
-            idx, axis_in, _, _ = net.align(main, meta)
-            full, _ = net.logits(idx, axis_in)
-            cache = KVCache()
-            steps = [net.logits(idx[:, t : t + 1], axis_in[:, t : t + 1], cache)[0] for t in range(idx.size(1))]
-        diff = (torch.cat(steps, 1) - full).abs().max().item()
+        diff, positions = kv_difference(run, data, device)
         report.check(diff < KV_TOLERANCE, "KV cache = full forward (float32)", f"max |Δ logit| {diff:.2e} over "
-                     f"{idx.size(1)} positions (< {KV_TOLERANCE})")
+                     f"{positions} positions (< {KV_TOLERANCE})")
     times = bench_model.time_sampling(chars, device=device)
     report.line("INFO", f"sample {chars} chars, block 256", f"KV cache {times['KV cache']:.2f} s, recompute "
                 f"{times['recompute']:.2f} s: {times['recompute'] / times['KV cache']:.1f}x")
@@ -174,6 +187,29 @@ def check_cli(report: Report, run: Path | None, data: Path, device: torch.device
     sampled = multigrid("sample", str(run), "--chars", "200", "--device", str(device), "--show-grid")
     report.check(evaluated.returncode == 0 and sampled.returncode == 0, f"eval and sample on {device}",
                  f"exit {evaluated.returncode} and {sampled.returncode}")
+
+
+def check_hierarchy(report: Report, data: Path, out: Path, base: dict, steps: int, flat: Path | None,
+                    device: torch.device) -> None:
+    hierarchy = {"boundary": "every:8", "global_layers": 2, "local_window": base["block_size"] // 4}
+    budget = {"max_iters": steps, "eval_interval": max(1, steps // 2)}
+    runs = {name: train(data, out / "runs" / f"hier-{name}", {**base, **VARIANTS[name], **hierarchy, **budget})
+            for name in ("float32", "bf16+compile")}
+    ok = all(m is not None and math.isfinite(m["bpc_joint"]) for m in runs.values())
+    if not ok:
+        report.check(False, "hierarchy: train float32 and bf16+compile", "a run failed")
+        return
+    gap = abs(runs["bf16+compile"]["bpc_joint"] - runs["float32"]["bpc_joint"])
+    report.check(gap < BF16_TOLERANCE, "hierarchy: bf16+compile vs float32",
+                 f"|Δ bpc_joint| {gap:.4f} (< {BF16_TOLERANCE}); boundary rate {runs['float32']['boundary_rate']:.3f}")
+    diff, positions = kv_difference(out / "runs" / "hier-float32", data, device)
+    report.check(diff < KV_TOLERANCE, "hierarchy: KV cache = full forward (float32)",
+                 f"max |Δ logit| {diff:.2e} over {positions} positions (< {KV_TOLERANCE})")
+    if flat is not None:
+        flat_metrics = json.loads((flat / "metrics.json").read_text())
+        ratio = steps_per_second(flat_metrics) / steps_per_second(runs["bf16+compile"])
+        report.line("INFO", "hierarchy vs flat (bf16+compile)", f"step time {ratio:.2f}x the flat model's "
+                    f"(estimated FLOPs {runs['bf16+compile']['flops_per_char'] / flat_metrics['flops_per_char']:.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     check_ddp(report, data, out, base, args.steps)
     check_kv(report, run, data, device, chars=100 if args.tiny else 1000)
     check_cli(report, run, data, device)
+    check_hierarchy(report, data, out, base, args.steps, run, device)
     print(f"{report.failed} failed; {time.perf_counter() - started:.0f} s", flush=True)
     return 1 if report.failed else 0
 

@@ -41,6 +41,6 @@ def test_tiny_run_on_cpu_passes_every_check(tmp_path, capsys):
     assert check_cuda.main(["--device", "cpu", "--tiny", "--steps", "6", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for name in ("train float32", "train bf16+compile", "bf16 vs float32", "KV cache = full forward",
-                 "eval and sample on cpu"):
+                 "eval and sample on cpu", "hierarchy: bf16+compile vs float32", "hierarchy: KV cache = full forward"):
         assert any(line.startswith("PASS") and name in line for line in out.splitlines()), (name, out)
     assert "0 failed" in out
