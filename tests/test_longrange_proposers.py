@@ -30,7 +30,7 @@ from model.experiments.improve import Loop, Settings as LoopSettings
 from model.experiments.improve_summary import example_passage, new_declarations, summary_table
 from model.experiments.longrange import (cross_fitted_bits, gain_over, halves, local_shuffle, long_range,
                                          recalibrated_bits, sample_positions, score)
-from model.experiments.longrange_proposers import OperatorProposer, ResidualProposer, TeacherProposer
+from model.experiments.longrange_proposers import OperatorProposer, Ranked, ResidualProposer, TeacherProposer, by_information
 from model.experiments.proposers import Settings, run_proposers
 from model.network import checkpoint
 from model.network.config import TrainConfig
@@ -301,3 +301,14 @@ def test_a_loop_begun_before_the_new_settings_resumes(tmp_path):
     Loop(settings, tmp_path)  # no error: the settings it lacks had their defaults then
     with pytest.raises(UserError, match="other settings \\(teacher\\)"):
         Loop(LoopSettings(spec="s.axes", corpus="synthetic", rounds=1, seeds=2, teacher="runs/t"), tmp_path)
+
+
+def test_operators_rank_by_what_they_tell_beyond_their_control():
+    """Recalibrating on a many-valued feature costs bits by itself (fewer positions
+    per cell), so an informative operator can score below zero; its shuffled copy
+    pays the same cost, and the difference is what ranks."""
+    noisy_but_informative = Ranked("latest_who", gain=-0.011, control=-0.020, lower=0.001)
+    constant = Ranked("in_curly_quote", gain=0.0, control=0.0, lower=0.0)
+    uninformative = Ranked("word_in_line", gain=-0.023, control=-0.021, lower=-0.004)
+    ranked = by_information([constant, uninformative, noisy_but_informative])
+    assert [r.name for r in ranked] == ["latest_who", "in_curly_quote", "word_in_line"]

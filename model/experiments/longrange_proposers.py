@@ -74,6 +74,14 @@ class Ranked:
     lower: float  # one-sided lower bound of gain - control
 
 
+def by_information(ranked: list) -> list:
+    """Operators by what each tells beyond its shuffled control, highest first.
+    Not by the gain alone: the recalibration's own noise (more cells, fewer
+    positions in each) costs an operator and its shuffled copy alike, and can
+    make both negative where the difference is real."""
+    return sorted(ranked, key=lambda r: (-(r.gain - r.control), r.name))
+
+
 class OperatorProposer(Proposer):
     name = "operators"
 
@@ -97,7 +105,7 @@ class OperatorProposer(Proposer):
             shuffled = cross_fitted_bits(scores.probs, scores.target, f[shuffle], folds)
             ranked.append(Ranked(d.name, float(np.mean(plain - bits)), float(np.mean(plain - shuffled)),
                                  gain_over(shuffled, bits, alpha).lower))
-        return lr, sorted(ranked, key=lambda r: (-r.gain, r.name)), len(positions)
+        return lr, by_information(ranked), len(positions)
 
     def propose(self, net, ds, spec_text, rng):
         s = self.settings
@@ -106,9 +114,9 @@ class OperatorProposer(Proposer):
         if not passed:
             best = ranked[0]
             raise CandidateError(f"operators: no long-range operator tells the next character more than its shuffled "
-                                 f"control by {s.min_gain} bits/char: the best, {best.name}, gives {best.gain:+.4f} "
-                                 f"(shuffled: {best.control:+.4f}, lower bound of the difference {best.lower:+.4f}) "
-                                 f"at {n} positions")
+                                 f"control by {s.min_gain} bits/char: the best, {best.name}, gives {best.gain - best.control:+.4f} over "
+                                 f"it ({best.gain:+.4f}, shuffled {best.control:+.4f}; lower bound of the difference "
+                                 f"{best.lower:+.4f}) at {n} positions; a larger --sample narrows the bound")
         table = ", ".join(f"{r.name} {r.gain:+.4f}" for r in ranked[:6])
         candidates = []
         for r in passed[: s.top]:
