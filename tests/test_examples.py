@@ -42,7 +42,7 @@ def test_the_experiment_specs_label_exactly_the_leaky_rows():
     need_nltk("punkt_tab", "averaged_perceptron_tagger_eng", "universal_tagset")  # the specs read part of speech
     leaky = {"oracle_affixes", "oracle_pos", "oracle_both", "leak_lookahead", "leak_boundary", "oracle", "addition_oracle"}
     specs = sorted((EXAMPLES / "experiments").rglob("*.axes"))
-    assert len(specs) == 20
+    assert len(specs) == 22
     for path in specs:
         plan = load_spec(path)
         assert plan.leaky == (path.stem in leaky), path
@@ -50,6 +50,9 @@ def test_the_experiment_specs_label_exactly_the_leaky_rows():
     lookahead = load_spec(EXAMPLES / "experiments/prototype/leak_lookahead.axes").axis("ptb_after")
     boundary = load_spec(EXAMPLES / "experiments/prototype/leak_boundary.axes").axis("ptb_last")
     assert lookahead.lookahead.kind == "unbounded" and str(boundary.lookahead).startswith("1 char")
+    # the hierarchical model refuses a non-causal boundary: the recipe's must all be causal
+    boundaries = load_spec(EXAMPLES / "experiments/hierarchy/boundaries.axes")
+    assert all(boundaries.axis(name).causal for name in ("words", "sentences"))
 
 
 def test_the_honest_examples_feed_only_causal_axes_as_context_and_the_replication_is_leaky(grimm_file):
