@@ -273,11 +273,10 @@ def matched(entry: dict, ds, target: int, how: str) -> dict:
 def training_flops_per_char(config: TrainConfig, ds) -> float:
     """The estimate train() records as metrics.json flops_per_char for this
     config on `ds` (the same boundary rate, measured on the same windows)."""
-    from model.network.flops import boundary_rates, flops_per_char
+    from model.network import flops
     from model.network.model_axes import grid_config, model_axes
 
-    network = grid_config(config, ds, model_axes(ds, config.axes))
-    return flops_per_char(network, boundary_rates(network, ds)[0])
+    return flops.estimate(grid_config(config, ds, model_axes(ds, config.axes)), ds)[0]
 
 
 def at_flops(entry: dict, ds, budget: float) -> dict:

@@ -93,3 +93,11 @@ def boundary_rates(config, ds=None, windows: int = 256, seed: int = 0) -> tuple[
     kept = kept_boundaries(flags, torch.zeros(flags.size(0), dtype=torch.long), cap)
     found = int(flags.sum())
     return int(kept.sum()) / flags.numel(), (found - int(kept.sum())) / found if found else 0.0
+
+
+def estimate(config, ds) -> tuple[float, float, float]:
+    """What a run of GridConfig `config` on `ds` records: (FLOPs per
+    character, boundary rate, share of boundaries beyond the cap). Training
+    and `compare --flops` both ask here, so they agree."""
+    rate, dropped = boundary_rates(config, ds)
+    return flops_per_char(config, rate), rate, dropped

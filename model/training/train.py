@@ -63,7 +63,7 @@ from model.network.config import MODEL_KEYS, TrainConfig, device_memory, resolve
 from model.training.context import referee_context
 from model.training.evaluate import LEAKY_LABEL, score_batches, select
 from model.network.transformer import GridTransformer
-from model.network.flops import boundary_rates, flops_per_char
+from model.network import flops
 from model.network.model_axes import boundary_axis, grid_config, initial_axes, loss_mask, meta_columns, model_axes
 from model.training.tensorboard import RunLog
 
@@ -170,8 +170,7 @@ class Trainer:
             model = init_model if init_model is not None else GridTransformer(grid_config(cfg, ds, self.axes))
         self.frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
         # compute accounting (model/network/flops.py): FLOPs per trained position, boundaries measured on train
-        self.boundary_rate, self.global_dropped = boundary_rates(model.config, ds)
-        self.flops_per_char = flops_per_char(model.config, self.boundary_rate)
+        self.flops_per_char, self.boundary_rate, self.global_dropped = flops.estimate(model.config, ds)
         self.raw = model.to(device)
         self.optimizer = torch.optim.AdamW(model.param_groups(cfg.weight_decay), lr=cfg.learning_rate,
                                            betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
