@@ -450,3 +450,23 @@ def test_the_compile_bar_moves_within_a_single_document():
     compile_chunk(plan, [("w", "uint32")], [(0, text, None)], advance=steps.append)
     assert len(steps) == len(plan.axes) + 1 > 2
     assert sum(steps) == pytest.approx(len(text)) and all(s > 0 for s in steps)
+
+
+def test_a_split_by_documents_far_from_the_asked_fraction_is_warned_about(tmp_path, capsys):
+    """Two files and --val-fraction 0.1: one whole file is validation (here
+    half the text), which a researcher asking for 10% does not expect."""
+    from model.cli.main import main
+
+    (tmp_path / "s.axes").write_text("group w = words\nfeed w as context\n")
+    folder = tmp_path / "tales"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The king had a daughter.\n" * 4)
+    (folder / "b.txt").write_text("The frog sat by the well.\n" * 4)  # as long as a.txt
+    assert main(["compile", str(tmp_path / "s.axes"), str(folder), "--out", str(tmp_path / "two")]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: the validation split holds 49% of the text where --val-fraction asked for 10%: a corpus is "
+            "split by whole documents, and the 2 of tales are too few or too uneven for it; cut its files into "
+            "more, smaller ones") in err
+
+    even = [f"Story {i}: the king went to town.\n" for i in range(20)]  # 2 of 20 equal documents: 10%
+    assert compile_corpus(loads_spec("group w = words\n"), ListCorpus(even), tmp_path / "even").warnings() == []

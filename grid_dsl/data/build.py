@@ -134,9 +134,25 @@ class Summary:
 
     def warnings(self) -> list[str]:
         """For stderr: what the user most likely did not mean."""
-        return [f"warning: axis '{name}' has no label anywhere in {self.manifest.corpus.name} (0% coverage): "
-                "its patterns or segmenter match nothing in this corpus; check them with "
-                "`multigrid show SPEC --file SAMPLE`" for name in self.unlabelled]
+        found = [f"warning: axis '{name}' has no label anywhere in {self.manifest.corpus.name} (0% coverage): "
+                 "its patterns or segmenter match nothing in this corpus; check them with "
+                 "`multigrid show SPEC --file SAMPLE`" for name in self.unlabelled]
+        return found + ([uneven] if (uneven := self.uneven_split()) else [])
+
+    def uneven_split(self) -> str | None:
+        """A split by documents is only as fine as its documents: two files and
+        --val-fraction 0.1 make one whole file the validation split."""
+        m = self.manifest
+        asked = m.split.val_fraction
+        total = sum(m.splits[s].tokens for s in SPLITS)
+        if m.split.method != "documents" or asked <= 0 or m.shard or not total:
+            return None
+        share = m.splits["val"].tokens / total
+        if asked / 2 <= share <= 2 * asked:
+            return None
+        return (f"warning: the validation split holds {share:.0%} of the text where --val-fraction asked for "
+                f"{asked:.0%}: a corpus is split by whole documents, and the {m.corpus.documents:,} of {m.corpus.name} are "
+                "too few or too uneven for it; cut its files into more, smaller ones (e.g. `split -C 50000 FILE PREFIX`)")
 
     def lines(self) -> list[str]:
         m = self.manifest

@@ -172,7 +172,7 @@ def compile_specs(plans: dict, corpus_ref: str, out: Path, val_fraction: float, 
     for name, plan in plans.items():
         folder = f"data/{name}"
         summary = compile_corpus(plan, corpus, out / folder, val_fraction=val_fraction, seed=data_seed, progress=True)
-        print("\n".join(summary.lines()), file=sys.stderr)
+        print("\n".join(summary.lines() + summary.warnings()), file=sys.stderr)
         datasets[folder] = Dataset.open(out / folder)
         signatures[name] = main_signature(datasets[folder])
     first = next(iter(signatures))
