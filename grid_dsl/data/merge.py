@@ -25,7 +25,8 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from grid_dsl.data.build import Summary, rewrite_stream
+from grid_dsl.data.build import rewrite_stream
+from grid_dsl.data.summary import Summary
 from grid_dsl.data.dataset import DOCS_DTYPE, DOCS_FILE, MAIN_FILE, Dataset, main_entry
 from grid_dsl.data.manifest import (MANIFEST, SPLITS, AxisCheck, Manifest, PrefixCheck, ShardEntry, SplitSize,
                                     dumps_manifest)
