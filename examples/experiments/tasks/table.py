@@ -1,0 +1,83 @@
+"""Exact match by size across seeds, from `multigrid eval-task` results (issue 18).
+
+    python examples/experiments/tasks/table.py experiments/dyck experiments/dyck-capped \
+        --kind dyck --ranges 1-6,7-12 --plot docs/results/dyck.png
+
+Reads COMPARE/runs/CONFIG/seedN/eval-task/KIND/results.json under each comparison
+folder and prints, per configuration, the mean ± sd over seeds of the exact-match
+rate in each size range (the rate of a range: its correct prompts over its
+prompts, per seed), then draws accuracy against size (the mean over seeds, the
+band one sd). A configuration whose runs read leaky axes is labelled LEAKY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def load(folders: list[str], kind: str) -> dict[str, list[dict]]:
+    """{configuration: [results.json of each seed]}, in the order found."""
+    found: dict[str, list[dict]] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f"runs/*/seed*/eval-task/{kind}/results.json")):
+            found.setdefault(path.parents[3].name, []).append(json.loads(path.read_text(encoding="utf-8")))
+    if not found:
+        raise SystemExit(f"no eval-task/{kind}/results.json under runs/*/seed* of {', '.join(folders)}")
+    return found
+
+
+def rate(result: dict, lo: int, hi: int) -> float:
+    sizes = [s for s in result["sizes"] if lo <= s["size"] <= hi]
+    return sum(s["correct"] for s in sizes) / max(1, sum(s["prompts"] for s in sizes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="comparison folders (multigrid compare --out)")
+    parser.add_argument("--kind", required=True, help="the task kind: addition, multiplication or dyck")
+    parser.add_argument("--ranges", required=True, help="size ranges of the table, e.g. 1-10,11-20,21-30")
+    parser.add_argument("--plot", help="write accuracy against size here (PNG)")
+    args = parser.parse_args()
+    ranges = [tuple(int(x) for x in r.split("-")) for r in args.ranges.split(",")]
+    found = load(args.folders, args.kind)
+
+    print("| configuration | seeds | " + " | ".join(f"exact {lo}–{hi}" for lo, hi in ranges) + " |")
+    print("|---|---|" + "---|" * len(ranges))
+    for name, results in found.items():
+        leaky = "LEAKY: " if any(r["leaky"] for r in results) else ""
+        cells = []
+        for lo, hi in ranges:
+            rates = np.array([rate(r, lo, hi) for r in results]) * 100
+            cells.append(f"{leaky}{rates.mean():.1f}% ± {rates.std(ddof=1) if len(rates) > 1 else 0:.1f}")
+        print(f"| {name} | {len(results)} | " + " | ".join(cells) + " |")
+
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        for name, results in found.items():
+            sizes = [s["size"] for s in results[0]["sizes"]]
+            acc = np.array([[s["accuracy"] for s in r["sizes"]] for r in results])
+            mean, sd = acc.mean(0), acc.std(0)
+            ax.plot(sizes, mean, marker="o", ms=3, label=name + (" (LEAKY)" if results[0]["leaky"] else ""))
+            ax.fill_between(sizes, mean - sd, mean + sd, alpha=0.15)
+        for lo, hi in ranges[1:]:
+            ax.axvline(lo - 0.5, color="grey", lw=0.8, ls="--")
+        ax.set(xlabel="depth" if args.kind == "dyck" else "digits", ylabel="exact match", ylim=(-0.02, 1.02),
+               title=f"{args.kind}: exact match by size ({len(next(iter(found.values())))} seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
