@@ -13,10 +13,11 @@ band one sd). A configuration whose runs read leaky axes is labelled LEAKY.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+
+from model.experiments.tasks import read
 
 
 def load(folders: list[str], kind: str) -> dict[str, list[dict]]:
@@ -24,10 +25,15 @@ def load(folders: list[str], kind: str) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for folder in folders:
         for path in sorted(Path(folder).glob(f"runs/*/seed*/eval-task/{kind}/results.json")):
-            found.setdefault(path.parents[3].name, []).append(json.loads(path.read_text(encoding="utf-8")))
+            found.setdefault(path.parents[3].name, []).append(read(path.parent))
     if not found:
         raise SystemExit(f"no eval-task/{kind}/results.json under runs/*/seed* of {', '.join(folders)}")
     return found
+
+
+def sd(values: np.ndarray) -> np.ndarray:
+    """The sample standard deviation over seeds (axis 0); 0 for one seed."""
+    return values.std(0, ddof=1) if len(values) > 1 else np.zeros_like(values[0])
 
 
 def rate(result: dict, lo: int, hi: int) -> float:
@@ -52,7 +58,7 @@ def main() -> None:
         cells = []
         for lo, hi in ranges:
             rates = np.array([rate(r, lo, hi) for r in results]) * 100
-            cells.append(f"{leaky}{rates.mean():.1f}% ± {rates.std(ddof=1) if len(rates) > 1 else 0:.1f}")
+            cells.append(f"{leaky}{rates.mean():.1f}% ± {sd(rates):.1f}")
         print(f"| {name} | {len(results)} | " + " | ".join(cells) + " |")
 
     if args.plot:
@@ -65,9 +71,9 @@ def main() -> None:
         for name, results in found.items():
             sizes = [s["size"] for s in results[0]["sizes"]]
             acc = np.array([[s["accuracy"] for s in r["sizes"]] for r in results])
-            mean, sd = acc.mean(0), acc.std(0)
+            mean, spread = acc.mean(0), sd(acc)
             ax.plot(sizes, mean, marker="o", ms=3, label=name + (" (LEAKY)" if results[0]["leaky"] else ""))
-            ax.fill_between(sizes, mean - sd, mean + sd, alpha=0.15)
+            ax.fill_between(sizes, mean - spread, mean + spread, alpha=0.15)
         for lo, hi in ranges[1:]:
             ax.axvline(lo - 0.5, color="grey", lw=0.8, ls="--")
         ax.set(xlabel="depth" if args.kind == "dyck" else "digits", ylabel="exact match", ylim=(-0.02, 1.02),
