@@ -96,8 +96,13 @@ def train(data, out, config: TrainConfig, *, resume: bool = False, max_time: flo
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        trainer = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress, init_model)
-        return trainer.fit(max_time)
+        result = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress, init_model).fit(max_time)
+        if joined:
+            # Rank 0 still saves while the others are done; a rank tearing gloo
+            # down alone can abort its peer ("terminate called without an
+            # active exception"), so all leave together, the DDP model gone.
+            dist.barrier()
+        return result
     finally:
         if joined:
             dist.destroy_process_group()
