@@ -465,7 +465,7 @@ def test_a_split_by_documents_far_from_the_asked_fraction_is_warned_about(tmp_pa
     assert main(["compile", str(tmp_path / "s.axes"), str(folder), "--out", str(tmp_path / "two")]) == 0
     err = capsys.readouterr().err
     assert ("warning: the validation split holds 49% of the text where --val-fraction asked for 10%: a corpus is "
-            "split by whole documents, and the 2 of tales are too few or too uneven for it; cut its files into "
+            "split by whole documents, and the 2 documents of tales are too few or too uneven for it; cut its files into "
             "more, smaller ones") in err
 
     even = [f"Story {i}: the king went to town.\n" for i in range(20)]  # 2 of 20 equal documents: 10%

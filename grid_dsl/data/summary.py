@@ -41,8 +41,8 @@ class Summary:
         if asked / 2 <= share <= 2 * asked:
             return None
         return (f"warning: the validation split holds {share:.0%} of the text where --val-fraction asked for "
-                f"{asked:.0%}: a corpus is split by whole documents, and the {m.corpus.documents:,} of {m.corpus.name} are "
-                "too few or too uneven for it; cut its files into more, smaller ones (e.g. `split -C 50000 FILE PREFIX`)")
+                f"{asked:.0%}: a corpus is split by whole documents, and the {m.corpus.documents:,} documents of {m.corpus.name} "
+                "are too few or too uneven for it; cut its files into more, smaller ones (e.g. `split -C 50000 FILE PREFIX`)")
 
     def lines(self) -> list[str]:
         m = self.manifest
