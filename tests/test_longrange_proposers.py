@@ -247,6 +247,17 @@ def test_the_teacher_s_clusters_become_rules_over_the_planted_state(planted, tea
     assert "of the teacher" in candidate.text and "(block 64)" in candidate.text
 
 
+def test_the_teacher_proposes_nothing_on_the_control_corpus(control):
+    """A teacher that sees the whole line learns that the key tells nothing here: whatever
+    it knows beyond the student is local, or no more than the shuffled control gives."""
+    ds, student = control
+    teacher = trained(ds, ds.path.parent / "teacher", TEACHER)
+    settings = Settings(sample=4000, clusters=4, max_depth=4, teacher=str(teacher))
+    with pytest.raises(CandidateError, match="teacher: (nothing long-range found|the rules read no long-range|"
+                                             "the teacher .* beats the student .* at only)"):
+        TeacherProposer(settings).propose(network(student), ds, base_spec_text(ds), np.random.default_rng(0))
+
+
 # ------------------------------------------------------------ the commands
 
 
