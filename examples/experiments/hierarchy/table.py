@@ -1,16 +1,18 @@
 """One table of several `multigrid compare` directories (flat and hierarchical
 runs trained apart, so not paired by seed): per configuration its steps,
 FLOPs and seconds, validation bpc_joint mean ± sd [95% interval], and its
-difference to the best flat configuration with Welch's 95% interval.
+difference to the best flat configuration with Welch's 95% interval; with
+--plot, the validation curves of every configuration (mean over seeds) against
+estimated training FLOPs and against seconds of training.
 
-    python examples/experiments/hierarchy/table.py DIR [DIR ...]
+    python examples/experiments/hierarchy/table.py DIR [DIR ...] [--plot FILE.png]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,31 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
     return diff, diff - half, diff + half
 
 
-def main(folders: list[str]) -> None:
+def plot(table: dict[str, list[dict]], path: str) -> None:
+    """bpc_joint against FLOPs and against seconds; a curve is the mean over
+    seeds at each evaluation (seconds: their mean too, as clocks differ)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name, ms in table.items():
+        n = min(len(m["history"]) for m in ms)
+        points = np.array([[(h["flops"], h["wall_time_s"], h["bpc_joint"]) for h in m["history"][1:n]] for m in ms])
+        flops, seconds, bpc = points.mean(0).T
+        for ax, x in zip(axes, (flops, seconds)):
+            ax.plot(x, bpc, marker="o", ms=2, ls="--" if name.startswith("flat") else "-", label=name)
+    axes[0].set(xlabel="estimated training FLOPs", ylabel="validation bpc_joint", xscale="log")
+    axes[1].set(xlabel="seconds of training (this machine, as the runs ran)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(f"validation curves, mean over seeds ({', '.join(sorted({str(len(ms)) for ms in table.values()}))} seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+def main(folders: list[str], plot_to: str | None = None) -> None:
     table = {}
     for folder in folders:
         table.update(runs(Path(folder)))
@@ -63,7 +89,13 @@ def main(folders: list[str]) -> None:
               f"{train:.4f} | {mean:.4f} ± {sd:.4f} [{mean - half:.4f}, {mean + half:.4f}] | {delta} |")
     if best:
         print(f"\nΔ: against {best} (unpaired: Welch's t).")
+    if plot_to:
+        plot(table, plot_to)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="comparison folders (multigrid compare --out)")
+    parser.add_argument("--plot", help="write the validation curves against FLOPs and seconds here (PNG)")
+    args = parser.parse_args()
+    main(args.folders, args.plot)

@@ -1,0 +1,74 @@
+"""The scripts that turn experiment folders into README tables:
+examples/experiments/hierarchy/table.py (runs compared at equal FLOPs, unpaired)
+and examples/experiments/tasks/table.py (eval-task exact match over seeds)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from grid_dsl.data.tasks import parse_task
+from model.experiments.tasks import SizeResult, write
+
+ROOT = Path(__file__).resolve().parents[1]
+HIERARCHY = ROOT / "examples" / "experiments" / "hierarchy" / "table.py"
+TASKS = ROOT / "examples" / "experiments" / "tasks" / "table.py"
+
+
+def script(path: Path, *args) -> str:
+    done = subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def comparison(folder: Path, config: str, finals: list[float], boundary: str = "", stopped: str = "max_iters"):
+    """A `multigrid compare` folder as the table reads it: compare.json and one metrics.json a seed."""
+    folder.mkdir(parents=True)
+    (folder / "compare.json").write_text(json.dumps({"configurations": [{"name": config}]}))
+    for i, final in enumerate(finals):
+        history = [{"step": s, "flops": 1e9 * s, "wall_time_s": 2.0 * s, "bpc_joint": final + 1.0 / s} for s in (1, 2, 4)]
+        metrics = {"stopped": stopped, "config": {"boundary": boundary}, "bpc_joint": final, "train_bpc_joint": final - 0.1,
+                   "step": 4, "flops": 4e9, "wall_time_s": 8.0, "history": history}
+        run = folder / "runs" / config / f"seed{i}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(tmp_path):
+    comparison(tmp_path / "flat", "flat64", [2.0, 2.2])
+    comparison(tmp_path / "worse", "flat256", [3.0, 3.1])
+    comparison(tmp_path / "hier", "words", [1.9, 1.95, 2.0], boundary="words")
+    comparison(tmp_path / "unfinished", "half", [1.0], boundary="words", stopped="running")
+    out = script(HIERARCHY, tmp_path / "flat", tmp_path / "worse", tmp_path / "hier", tmp_path / "unfinished",
+                 "--plot", tmp_path / "curves.png")
+
+    a, b = np.array([1.9, 1.95, 2.0]), np.array([2.0, 2.2])
+    va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 2
+    dof = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 1)
+    half = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    diff = a.mean() - b.mean()
+    assert f"| hierarchical words | 3 | 4 | 4e+09 | 8 | 1.8500 | 1.9500 ± 0.0500 " in out
+    assert f"| {diff:+.4f} [{diff - half:+.4f}, {diff + half:+.4f}] |" in out
+    assert "| flat flat64 | 2 | 4 | 4e+09 | 8 | 2.0000 | 2.1000 ± 0.1414 " in out and "| — |" in out
+    assert "Δ: against flat flat64" in out  # the better flat model, not the first or the worse
+    assert "half" not in out  # a run still training is no result
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
+    task = parse_task("addition:digits=1-4")
+    example = {"prompt": "1+2=", "answer": "3", "written": "3"}
+    for config, rights in (("baseline", [(4, 0, 0, 0), (4, 2, 0, 0)]), ("digits", [(4, 4, 3, 1), (4, 4, 4, 2)])):
+        for seed, correct in enumerate(rights):
+            results = [SizeResult(size=i + 1, prompts=4, correct=c, example=example) for i, c in enumerate(correct)]
+            write(tmp_path / "cmp" / "runs" / config / f"seed{seed}" / "eval-task" / "addition", results, task,
+                  run=f"{config}/seed{seed}", n=4, seed=0)
+    out = script(TASKS, tmp_path / "cmp", "--kind", "addition", "--ranges", "1-2,3-4", "--plot", tmp_path / "acc.png")
+    # baseline: 1-2 is 4/8 and 6/8 right (62.5% ± 17.7), 3-4 none; digits: 1-2 all, 3-4 4/8 and 6/8
+    assert "| baseline | 2 | 62.5% ± 17.7 | 0.0% ± 0.0 |" in out
+    assert "| digits | 2 | 100.0% ± 0.0 | 62.5% ± 17.7 |" in out
+    assert (tmp_path / "acc.png").read_bytes()[:4] == b"\x89PNG"
