@@ -12,7 +12,6 @@ from pathlib import Path
 import attrs
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
