@@ -64,11 +64,18 @@ def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
     example = {"prompt": "1+2=", "answer": "3", "written": "3"}
     for config, rights in (("baseline", [(4, 0, 0, 0), (4, 2, 0, 0)]), ("digits", [(4, 4, 3, 1), (4, 4, 4, 2)])):
         for seed, correct in enumerate(rights):
-            results = [SizeResult(size=i + 1, prompts=4, correct=c, example=example) for i, c in enumerate(correct)]
+            # wrong at the first answer character in 1-c/4 of the prompts; the later ones 0.1 (seed 0) or 0.3 (seed 1)
+            results = [SizeResult(size=i + 1, prompts=4, correct=c, example=example,
+                                  wrong_at=(1 - c / 4, *[0.1 + 0.2 * seed] * (i + 1)))
+                       for i, c in enumerate(correct)]
             write(tmp_path / "cmp" / "runs" / config / f"seed{seed}" / "eval-task" / "addition", results, task,
                   run=f"{config}/seed{seed}", n=4, seed=0)
-    out = script(TASKS, tmp_path / "cmp", "--kind", "addition", "--ranges", "1-2,3-4", "--plot", tmp_path / "acc.png")
+    out = script(TASKS, tmp_path / "cmp", "--kind", "addition", "--ranges", "1-2,3-4", "--plot", tmp_path / "acc.png",
+                 "--positions")
     # baseline: 1-2 is 4/8 and 6/8 right (62.5% ± 17.7), 3-4 none; digits: 1-2 all, 3-4 4/8 and 6/8
     assert "| baseline | 2 | 62.5% ± 17.7 | 0.0% ± 0.0 |" in out
     assert "| digits | 2 | 100.0% ± 0.0 | 62.5% ± 17.7 |" in out
     assert (tmp_path / "acc.png").read_bytes()[:4] == b"\x89PNG"
+    # first character: baseline 1-2 wrong in 0, 1 (seed 0) and 0, 0.5 (seed 1): 37.5%; later ones 20% on average
+    assert "| baseline | 37.5% | 20.0% | 100.0% | 20.0% |" in out
+    assert "| digits | 0.0% | 20.0% | 37.5% | 20.0% |" in out

@@ -206,8 +206,20 @@ def test_eval_task_scores_a_known_good_and_a_known_bad_model(addition_run, monke
     results = task_eval.read(root / "run" / "eval-task" / "addition")
     assert [s["size"] for s in results["sizes"]] == [1, 2, 3, 4]
     assert all(s["accuracy"] == (1.0 if right else 0.0) and s["prompts"] == 7 for s in results["sizes"])
+    # where it errs: nowhere, or always at the first answer character and nowhere after it
+    assert all(s["wrong_at"][0] == (0.0 if right else 1.0) and not any(s["wrong_at"][1:]) for s in results["sizes"])
+    assert all(len(s["wrong_at"]) in (s["size"], s["size"] + 1) for s in results["sizes"])
     assert (root / "run" / "eval-task" / "addition" / "accuracy.png").stat().st_size > 0
     assert "| 4 | 7 | " + ("7 | 100.0%" if right else "0 | 0.0%") in out
+
+
+def test_wrong_at_is_the_share_wrong_among_the_answers_that_have_the_character():
+    from model.experiments.tasks import wrong_at
+
+    # character 1: all right ("89" goes on past "8", which wrong_at leaves to the exact count);
+    # 2: of "12", "13" and "135", "1" stopped short; 3: only "135" has it, and "136" is wrong there
+    assert wrong_at(["12", "1", "89", "136"], ["12", "13", "8", "135"]) == (0.0, 1 / 3, 1.0)
+    assert wrong_at([], []) == ()
 
 
 def test_eval_task_refuses_what_the_run_cannot_write(addition_run, capsys):

@@ -10,7 +10,10 @@ greedily (temperature 0) for the answer's length plus one character, with
 its context axes computed on the text as it is written, exactly as `multigrid
 sample` does; a prompt is right when what it wrote up to its first newline
 is the answer, exactly. Sizes the model never trained on are the point:
-length generalisation.
+length generalisation. Where answers go wrong is measured too: for each
+character of the answer (the first written first), the share of prompts
+whose answer has it and got it wrong (`wrong_at`) — a model may have learnt
+the carries and not the first sum.
 
 Written to OUT (default RUN/eval-task/KIND): results.json (every size's
 count and accuracy, the task, the run), results.md (the table) and
@@ -40,6 +43,7 @@ class SizeResult:
     prompts: int
     correct: int
     example: dict  # one prompt, its answer and what the model wrote
+    wrong_at: tuple[float, ...] = ()  # per answer character: the share of prompts wrong there
 
     @property
     def accuracy(self) -> float:
@@ -88,10 +92,22 @@ def evaluate(net, data, task: Task, n: int, seed: int, context_fn=None, progress
         written = [_answer(net, data, e, context_fn) for e in examples] if context_fn else _answers(net, data, examples)
         correct = sum(w == e.answer for w, e in zip(written, examples))
         first = {"prompt": examples[0].prompt, "answer": examples[0].answer, "written": written[0]}
-        results.append(SizeResult(size, len(examples), correct, first))
+        results.append(SizeResult(size, len(examples), correct, first, wrong_at(written, [e.answer for e in examples])))
         if progress:
             progress(results[-1])
     return results
+
+
+def wrong_at(written: list[str], answers: list[str]) -> tuple[float, ...]:
+    """For each character position of the answers, the share of those that
+    have it whose written text differs there (a character not written counts
+    as wrong). An answer right at every character can still be wrong by
+    going on past its end; the exact count says so."""
+    shares = []
+    for i in range(max(map(len, answers), default=0)):
+        pairs = [(w, a) for w, a in zip(written, answers) if i < len(a)]
+        shares.append(sum(i >= len(w) or w[i] != a[i] for w, a in pairs) / len(pairs))
+    return tuple(shares)
 
 
 def _ids(text: str, data) -> list[int]:
@@ -134,8 +150,10 @@ def _answers(net, data, examples: list[Example], batch: int = 64) -> list[str]:
 
 
 def table(results: list[SizeResult], task: Task) -> str:
-    lines = [f"| {_size_key(task)} | prompts | exact | accuracy |", "|---|---|---|---|"]
-    lines += [f"| {r.size} | {r.prompts} | {r.correct} | {r.accuracy:.1%} |" for r in results]
+    lines = [f"| {_size_key(task)} | prompts | exact | accuracy | wrong at answer character 1, 2, … |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r.size} | {r.prompts} | {r.correct} | {r.accuracy:.1%} | {' '.join(f'{w:.2f}' for w in r.wrong_at)} |"
+              for r in results]
     return "\n".join(lines)
 
 
@@ -146,7 +164,7 @@ def write(out: Path, results: list[SizeResult], task: Task, run: str, n: int, se
         "format": FORMAT, "run": run, "task": task.name, "prompts_per_size": n, "seed": seed,
         "leaky": label != "honest", "label": label,
         "sizes": [{"size": r.size, "prompts": r.prompts, "correct": r.correct, "accuracy": r.accuracy,
-                   "example": r.example} for r in results],
+                   "wrong_at": list(r.wrong_at), "example": r.example} for r in results],
     })
     mark = "" if label == "honest" else f" [{label}]"
     write_atomically(out / "results.md", f"Exact match of {run} on {task.name} ({n} prompts a size, seed {seed}){mark}:\n\n"

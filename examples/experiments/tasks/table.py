@@ -8,6 +8,9 @@ folder and prints, per configuration, the mean ± sd over seeds of the exact-mat
 rate in each size range (the rate of a range: its correct prompts over its
 prompts, per seed), then draws accuracy against size (the mean over seeds, the
 band one sd). A configuration whose runs read leaky axes is labelled LEAKY.
+With --positions, a second table says where answers go wrong: in each range,
+the share of prompts wrong at the answer's first character and, on average,
+at each later one (eval-task's `wrong_at`, mean over sizes and seeds).
 """
 
 from __future__ import annotations
@@ -41,12 +44,23 @@ def rate(result: dict, lo: int, hi: int) -> float:
     return sum(s["correct"] for s in sizes) / max(1, sum(s["prompts"] for s in sizes))
 
 
+def wrong_shares(result: dict, lo: int, hi: int) -> tuple[float, float]:
+    """Share wrong at the first answer character, and the mean share at the
+    later ones, over the sizes in lo..hi (each size weighted alike)."""
+    sizes = [s["wrong_at"] for s in result["sizes"] if lo <= s["size"] <= hi and s.get("wrong_at")]
+    if not sizes:
+        raise SystemExit(f"{result['run']}: no wrong_at in its results (written by an older eval-task); run eval-task again")
+    later = [np.mean(w[1:]) for w in sizes if len(w) > 1]
+    return float(np.mean([w[0] for w in sizes])), float(np.mean(later)) if later else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="comparison folders (multigrid compare --out)")
     parser.add_argument("--kind", required=True, help="the task kind: addition, multiplication or dyck")
     parser.add_argument("--ranges", required=True, help="size ranges of the table, e.g. 1-10,11-20,21-30")
     parser.add_argument("--plot", help="write accuracy against size here (PNG)")
+    parser.add_argument("--positions", action="store_true", help="also where answers go wrong: first character or later")
     args = parser.parse_args()
     ranges = [tuple(int(x) for x in r.split("-")) for r in args.ranges.split(",")]
     found = load(args.folders, args.kind)
@@ -60,6 +74,17 @@ def main() -> None:
             rates = np.array([rate(r, lo, hi) for r in results]) * 100
             cells.append(f"{leaky}{rates.mean():.1f}% ± {sd(rates):.1f}")
         print(f"| {name} | {len(results)} | " + " | ".join(cells) + " |")
+
+    if args.positions:
+        print("\n| configuration | " + " | ".join(f"wrong at character 1, {lo}–{hi} | at each later one, {lo}–{hi}"
+                                              for lo, hi in ranges) + " |")
+        print("|---|" + "---|---|" * len(ranges))
+        for name, results in found.items():
+            cells = []
+            for lo, hi in ranges:
+                first, later = np.array([wrong_shares(r, lo, hi) for r in results]).mean(0) * 100
+                cells += [f"{first:.1f}%", f"{later:.1f}%"]
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
     if args.plot:
         import matplotlib
