@@ -70,6 +70,9 @@ def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
                        for i, c in enumerate(correct)]
             write(tmp_path / "cmp" / "runs" / config / f"seed{seed}" / "eval-task" / "addition", results, task,
                   run=f"{config}/seed{seed}", n=4, seed=0)
+    oracle = [SizeResult(size=i + 1, prompts=4, correct=4, example=example, wrong_at=(0.0,) * (i + 2)) for i in range(4)]
+    write(tmp_path / "cmp" / "runs" / "oracle" / "seed0" / "eval-task" / "addition", oracle, task, run="oracle/seed0",
+          n=4, seed=0, label="LEAKY — not an LM score")
     out = script(TASKS, tmp_path / "cmp", "--kind", "addition", "--ranges", "1-2,3-4", "--plot", tmp_path / "acc.png",
                  "--positions")
     # baseline: 1-2 is 4/8 and 6/8 right (62.5% ± 17.7), 3-4 none; digits: 1-2 all, 3-4 4/8 and 6/8
@@ -79,3 +82,6 @@ def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
     # first character: baseline 1-2 wrong in 0, 1 (seed 0) and 0, 0.5 (seed 1): 37.5%; later ones 20% on average
     assert "| baseline | 37.5% | 20.0% | 100.0% | 20.0% |" in out
     assert "| digits | 0.0% | 20.0% | 37.5% | 20.0% |" in out
+    # a run that reads leaky axes is labelled in both tables
+    assert "| oracle | 1 | LEAKY: 100.0% ± 0.0 | LEAKY: 100.0% ± 0.0 |" in out
+    assert "| oracle | LEAKY: 0.0% | LEAKY: 0.0% | LEAKY: 0.0% | LEAKY: 0.0% |" in out

@@ -67,12 +67,12 @@ def main() -> None:
 
     print("| configuration | seeds | " + " | ".join(f"exact {lo}–{hi}" for lo, hi in ranges) + " |")
     print("|---|---|" + "---|" * len(ranges))
+    leaky = {name: "LEAKY: " if any(r["leaky"] for r in results) else "" for name, results in found.items()}
     for name, results in found.items():
-        leaky = "LEAKY: " if any(r["leaky"] for r in results) else ""
         cells = []
         for lo, hi in ranges:
             rates = np.array([rate(r, lo, hi) for r in results]) * 100
-            cells.append(f"{leaky}{rates.mean():.1f}% ± {sd(rates):.1f}")
+            cells.append(f"{leaky[name]}{rates.mean():.1f}% ± {sd(rates):.1f}")
         print(f"| {name} | {len(results)} | " + " | ".join(cells) + " |")
 
     if args.positions:
@@ -83,7 +83,7 @@ def main() -> None:
             cells = []
             for lo, hi in ranges:
                 first, later = np.array([wrong_shares(r, lo, hi) for r in results]).mean(0) * 100
-                cells += [f"{first:.1f}%", f"{later:.1f}%"]
+                cells += [f"{leaky[name]}{first:.1f}%", f"{leaky[name]}{later:.1f}%"]
             print(f"| {name} | " + " | ".join(cells) + " |")
 
     if args.plot:
