@@ -38,7 +38,9 @@ def add_compare(commands) -> None:
     cmd.add_argument("--seeds", type=argtypes.positive, required=True, metavar="N", help="runs per configuration")
     budget = cmd.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=argtypes.positive, metavar="S", help="steps per run (max_iters)")
-    budget.add_argument("--max-time", type=argtypes.seconds, metavar="T", help="seconds of wall clock per run")
+    budget.add_argument("--max-time", type=argtypes.seconds, metavar="T",
+                        help="seconds of wall clock per run (the learning rate still decays over max_iters: "
+                             "set it to the steps T allows)")
     budget.add_argument("--flops", type=argtypes.flops, metavar="F",
                         help="estimated training FLOPs per run (each configuration's steps from its FLOPs per step)")
     cmd.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
