@@ -40,6 +40,7 @@ run directory) happens before the first file is written.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import signal
@@ -96,11 +97,16 @@ def train(data, out, config: TrainConfig, *, resume: bool = False, max_time: flo
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        result = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress, init_model).fit(max_time)
+        trainer = Trainer(data, out, config, device, rank, world, resume, sample_fn, progress, init_model)
+        result = trainer.fit(max_time)
         if joined:
             # Rank 0 still saves while the others are done; a rank tearing gloo
             # down alone can abort its peer ("terminate called without an
-            # active exception"), so all leave together, the DDP model gone.
+            # active exception"), so all leave together, the DDP model gone:
+            # collected now, as a reference cycle would otherwise free its
+            # reducer after the group is destroyed (the same abort, at exit).
+            del trainer
+            gc.collect()
             dist.barrier()
         return result
     finally:
