@@ -298,3 +298,49 @@ def test_flops_is_one_budget_among_steps_and_time(specs, tmp_path, capsys):
     assert "argument --steps: not allowed with argument --flops" in capsys.readouterr().err
     assert main(command(specs, tmp_path / "y", "--flops", "many")) == 2
     assert "a number of FLOPs" in capsys.readouterr().err
+
+
+def test_steps_within_counts_steps_and_evaluations():
+    from model.experiments.wallclock import SHARE, seconds_per_step_and_eval, steps_within
+
+    # evaluations at 0, 10 and 20: 2 s each; 20 steps at 0.5 s
+    history = [{"step": 0, "wall_time_s": 2.0}, {"step": 10, "wall_time_s": 9.0}, {"step": 20, "wall_time_s": 16.0}]
+    assert seconds_per_step_and_eval(history) == (0.5, 2.0)
+    # T = 100 s, SHARE 0.95: 95 s; m steps cost 0.5 m + 2 (1 + ceil(m / 10)) s:
+    # 130 steps 65 + 28 = 93 s, 131 steps 65.5 + 30 = 95.5 s
+    assert SHARE == 0.95
+    assert steps_within(100, 0.5, 2.0, 10) == 130
+    assert steps_within(1000, 0.5, 0.0, 10) == 1900
+    assert steps_within(3, 0.5, 2.0, 10) == 0  # the evaluations alone take the budget
+    with pytest.raises(ValueError):
+        seconds_per_step_and_eval([{"step": 5, "wall_time_s": 1.0}])
+
+
+def test_probe_steps_fit_each_schedule_into_the_time(specs, tmp_path, monkeypatch):
+    """--max-time T --probe-steps N: each configuration's max_iters is what its
+    probe's timings fit into 0.95 T; the plan records the probe; a rerun reads the
+    kept probe (no new probe run) and plans the same steps."""
+    from model.experiments.wallclock import seconds_per_step_and_eval, steps_within
+
+    out = tmp_path / "cmp"
+    args = command(specs, out, "--baseline", "--max-time", "3", "--probe-steps", "6", names=("predict",), seeds="1")
+    assert main(args) == 0
+    plan = json.loads((out / "compare.json").read_text())
+    for c in plan["configurations"]:
+        probe = json.loads((out / "probe" / c["name"] / "metrics.json").read_text())
+        assert probe["step"] == 6 == c["probe"]["steps"]
+        per_step, per_eval = seconds_per_step_and_eval(probe["history"])
+        assert c["config"]["max_iters"] == c["probe"]["max_iters"] == steps_within(3, per_step, per_eval, 5) > 6
+        assert metrics(out, c["name"], 0)["config"]["max_iters"] == c["config"]["max_iters"]
+    assert "6-step probe of its speed" in (out / "results.md").read_text()
+    calls = counting(monkeypatch)
+    assert main(args) == 0
+    assert calls == []  # probes kept, runs finished
+    assert json.loads((out / "compare.json").read_text())["configurations"] == plan["configurations"]
+
+
+def test_probe_steps_need_max_time(specs, tmp_path, capsys):
+    assert main(command(specs, tmp_path / "cmp", "--steps", "3", "--probe-steps", "5")) == 2
+    assert "--probe-steps times each configuration to fit its steps into --max-time T: add --max-time" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "cmp").exists()

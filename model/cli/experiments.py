@@ -40,9 +40,12 @@ def add_compare(commands) -> None:
     budget.add_argument("--steps", type=argtypes.positive, metavar="S", help="steps per run (max_iters)")
     budget.add_argument("--max-time", type=argtypes.seconds, metavar="T",
                         help="seconds of wall clock per run (the learning rate still decays over max_iters: "
-                             "set it to the steps T allows)")
+                             "set it to the steps T allows, or add --probe-steps)")
     budget.add_argument("--flops", type=argtypes.flops, metavar="F",
                         help="estimated training FLOPs per run (each configuration's steps from its FLOPs per step)")
+    cmd.add_argument("--probe-steps", type=argtypes.positive, metavar="N",
+                     help="with --max-time: train each configuration N steps first to time it, and set its "
+                          "max_iters to the steps 0.95 T allows")
     cmd.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
                      help="a config key's values (repeatable: a grid)")
     cmd.add_argument("--match-params", choices=("width", "depth"), help="match the baseline's parameter count")

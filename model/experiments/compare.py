@@ -1,7 +1,8 @@
 """`multigrid compare`: a baseline and specs over seeds and a sweep, on one split.
 
     multigrid compare --corpus C --spec A.axes [--spec B.axes ...] [--baseline] --seeds N
-                      [--steps S | --max-time T | --flops F] [--sweep key=v1,v2 ...] [--match-params width|depth]
+                      [--steps S | --max-time T [--probe-steps N] | --flops F] [--sweep key=v1,v2 ...]
+                      [--match-params width|depth]
                       [--val-fraction F] [--data-seed S] [--config FILE.toml] [key=value ...] --out DIR
 
 Each spec is compiled once over the corpus C (anything `open_corpus` opens)
@@ -14,7 +15,9 @@ construction. Every configuration (baseline and spec, at every point of the
 config's seed), all with the config's eval_seed, so every run is scored on
 the same validation batches; at equal steps (--steps: max_iters) or equal
 wall clock (--max-time per run; max_iters still caps the steps and shapes
-the learning-rate schedule) or equal estimated training compute (--flops:
+the learning-rate schedule; --probe-steps N sets each configuration's
+max_iters to the steps a probe of its speed says fit: wallclock.py) or
+equal estimated training compute (--flops:
 each configuration runs the steps whose FLOPs, model/network/flops.py,
 come closest to F; a hierarchical model's cheaper steps buy it more of
 them). Runs of the same seed share the backbone's
@@ -27,6 +30,7 @@ closest to its baseline's, so that a gain cannot be bought with parameters.
 
     DIR/compare.json              the settings and every configuration; a rerun must match them
     DIR/data/<spec>/              the compiled datasets
+    DIR/probe/<config>/           with --probe-steps: each configuration's probe (wallclock.py)
     DIR/runs/<config>/seed<i>/    one training run each (model/training/train.py); DIR/runs is the
                                   TensorBoard log directory of them all, hyper-parameters included
     DIR/results.csv, results.md, results.png      (model/experiments/report.py)
@@ -50,6 +54,7 @@ import attrs
 
 from grid_dsl.language.diagnostics import UserError
 
+from model.experiments.wallclock import at_wall_clock
 from model.network import checkpoint
 from model.network.config import TrainConfig, parse_value, unknown_key
 
@@ -69,6 +74,8 @@ def run(args) -> int:
     out = Path(args.out)
     if args.match_params and not args.baseline:
         raise UserError("--match-params matches each configuration to the baseline's parameter count: add --baseline")
+    if args.probe_steps and not args.max_time:
+        raise UserError("--probe-steps times each configuration to fit its steps into --max-time T: add --max-time")
     plans = {}
     for path in args.spec:
         name = Path(path).stem
@@ -83,7 +90,7 @@ def run(args) -> int:
     sweep = parse_sweep(args.sweep)
     settings = {"corpus": args.corpus, "specs": [{"name": n, "hash": p.spec_hash} for n, p in plans.items()],
                 "baseline": args.baseline, "seeds": args.seeds, "steps": args.steps, "max_time": args.max_time,
-                "flops": args.flops,
+                "flops": args.flops, "probe_steps": args.probe_steps,
                 "sweep": {key: [text for text, _ in values] for key, values in sweep.items()},
                 "match_params": args.match_params, "val_fraction": args.val_fraction, "data_seed": args.data_seed,
                 "config": base.to_dict()}
@@ -95,6 +102,9 @@ def run(args) -> int:
     configs = plan_configurations(datasets, base, sweep, args.baseline, args.match_params)
     if args.flops:
         configs = [at_flops(entry, datasets[entry["data"]], args.flops) for entry in configs]
+    if args.probe_steps:
+        configs = [at_wall_clock(entry, datasets[entry["data"]], args.max_time, args.probe_steps, out)
+                   for entry in configs]
     checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings, "configurations": configs})
 
     total, done = len(configs) * args.seeds, 0

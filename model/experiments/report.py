@@ -30,6 +30,7 @@ from scipy import stats  # a dependency of scikit-learn, which the project requi
 
 from grid_dsl.data.files import write_atomically
 
+from model.experiments.wallclock import SHARE
 from model.network import checkpoint
 from model.training.evaluate import LEAKY_LABEL
 
@@ -184,6 +185,10 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
                   "column steps)")
     elif s["steps"]:
         budget = f"{s['steps']:,} steps"
+    elif s.get("probe_steps"):
+        budget = (f"{s['max_time']:g} s of wall clock (each configuration's max_iters, and so its learning-rate "
+                  f"schedule, the steps that {SHARE:g} of it allows by a {s['probe_steps']:,}-step probe of its "
+                  "speed: column steps)")
     else:
         budget = f"{s['max_time']:g} s of wall clock (at most {config['max_iters']:,} steps)"
     lines = [
