@@ -344,3 +344,16 @@ def test_probe_steps_need_max_time(specs, tmp_path, capsys):
     assert "--probe-steps times each configuration to fit its steps into --max-time T: add --max-time" in (
         capsys.readouterr().err)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_runs_the_clock_cut_short_are_listed():
+    from model.experiments.report import cut_short_lines
+
+    configs = [{"name": "a", "config": {"max_iters": 100}}, {"name": "b", "config": {"max_iters": 50}}]
+    runs = {"a": [{"stopped": "max_time", "step": 80}, {"stopped": "max_iters", "step": 100}],
+            "b": [{"stopped": "max_time", "step": 50}, {"stopped": "max_iters", "step": 50}]}
+    lines = cut_short_lines(configs, runs)
+    assert lines[1].startswith("Stopped by the clock before the end of their learning-rate schedule")
+    assert lines[3:] == ["- a/seed0: step 80 of 100"]  # b/seed0's clock ran out at its last step: not cut short
+    runs["a"][0] = {"stopped": "max_iters", "step": 100}
+    assert cut_short_lines(configs, runs) == []

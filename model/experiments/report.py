@@ -58,7 +58,7 @@ def write_report(out: str | Path) -> str:
     runs = {c["name"]: load_runs(out, c["name"], plan["settings"]["seeds"]) for c in plan["configurations"]}
     rows = [summarise(c, runs) for c in plan["configurations"]]
     write_atomically(out / "results.csv", to_csv(rows))
-    markdown = to_markdown(rows, plan)
+    markdown = to_markdown(rows, plan, runs)
     write_atomically(out / "results.md", markdown)
     buffer = io.BytesIO()
     plot(plan["configurations"], runs, plan["settings"]["seeds"]).savefig(buffer, format="png", dpi=120)
@@ -177,7 +177,20 @@ def score_cell(row: dict, prefix: str, with_std: bool) -> str:
     return f"{LEAKY_LABEL}: {text}" if row["leaky"] else text
 
 
-def to_markdown(rows: list[dict], plan: dict) -> str:
+def cut_short_lines(configurations: list[dict], runs: dict) -> list[str]:
+    """Runs the clock (--max-time) stopped before their max_iters: their
+    learning rate had not decayed, a handicap the table does not show."""
+    short = [f"- {c['name']}/seed{i}: step {m['step']:,} of {c['config']['max_iters']:,}"
+             for c in configurations for i, m in enumerate(runs[c["name"]])
+             if m["stopped"] == "max_time" and m["step"] < c["config"]["max_iters"]]
+    if not short:
+        return []
+    return ["", "Stopped by the clock before the end of their learning-rate schedule (their rate had not decayed, "
+            "so they are handicapped against runs that finished theirs; give each configuration the steps T "
+            "allows: `--probe-steps N`, a longer N for a steadier figure):", "", *short]
+
+
+def to_markdown(rows: list[dict], plan: dict, runs: dict) -> str:
     s = plan["settings"]
     config = s["config"]
     if s.get("flops"):
@@ -223,6 +236,7 @@ def to_markdown(rows: list[dict], plan: dict) -> str:
                  score_cell(row, "diff_lowest_bpc_joint", False), score_cell(row, "train_bpc_joint", True)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += matched_lines(plan["configurations"])
+    lines += cut_short_lines(plan["configurations"], runs)
     lines += ["", "![validation bpc_joint](results.png)", ""]
     return "\n".join(lines)
 
