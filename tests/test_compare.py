@@ -306,6 +306,8 @@ def test_steps_within_counts_steps_and_evaluations():
     # evaluations at 0, 10 and 20: 2 s each; 20 steps at 0.5 s
     history = [{"step": 0, "wall_time_s": 2.0}, {"step": 10, "wall_time_s": 9.0}, {"step": 20, "wall_time_s": 16.0}]
     assert seconds_per_step_and_eval(history) == (0.5, 2.0)
+    # a first evaluation slower than the rest of the probe leaves no training time: the whole clock is
+    assert seconds_per_step_and_eval([{"step": 0, "wall_time_s": 5.0}, {"step": 10, "wall_time_s": 8.0}]) == (0.8, 5.0)
     # T = 100 s, SHARE 0.95: 95 s; m steps cost 0.5 m + 2 (1 + ceil(m / 10)) s:
     # 130 steps 65 + 28 = 93 s, 131 steps 65.5 + 30 = 95.5 s
     assert SHARE == 0.95

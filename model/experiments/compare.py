@@ -309,18 +309,11 @@ def finished(metrics: dict | None, config: TrainConfig) -> bool:
     return metrics["stopped"] == "max_time" or metrics["step"] >= config.max_iters
 
 
-def read_metrics(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((run_dir / checkpoint.METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def train_run(ds, run_dir: Path, config: TrainConfig, max_time: float | None, label: str) -> None:
     """Train one run, or resume it, or leave it when it is finished."""
     from model.training.train import train
 
-    if finished(read_metrics(run_dir), config):
+    if finished(checkpoint.read_metrics(run_dir), config):
         print(f"{label}: finished, skipped", file=sys.stderr)
         return
     resume, budget = (run_dir / checkpoint.LAST).exists(), max_time

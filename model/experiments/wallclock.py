@@ -13,7 +13,6 @@ this machine: run them, like the comparison, with nothing else running.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import sys
@@ -32,13 +31,14 @@ def seconds_per_step_and_eval(history: list[dict]) -> tuple[float, float]:
     """(seconds a training step, seconds an evaluation) from a run's history
     (an evaluation at step 0, before any training, then at the others): the
     step-0 evaluation times one evaluation, and the rest of the run's clock,
-    less its other evaluations at that cost, is training."""
+    less its other evaluations at that cost, is training (the whole clock, if
+    a slow first evaluation leaves none: a step is never free)."""
     first, last = history[0], history[-1]
     if first["step"] != 0 or last["step"] <= 0:
         raise ValueError("a probe's history runs from an evaluation at step 0 to one after training")
     per_eval = first["wall_time_s"]
     training = last["wall_time_s"] - len(history) * per_eval
-    return max(training, 0.0) / last["step"], per_eval
+    return (training if training > 0 else last["wall_time_s"]) / last["step"], per_eval
 
 
 def steps_within(seconds: float, per_step: float, per_eval: float, eval_interval: int) -> int:
@@ -65,12 +65,9 @@ def probe(ds, run_dir: Path, config: TrainConfig, steps: int) -> dict:
     resume)."""
     from model.training.train import train
 
-    try:
-        metrics = json.loads((run_dir / checkpoint.METRICS).read_text(encoding="utf-8"))
-        if metrics["stopped"] == "max_iters" and metrics["step"] == steps == metrics["config"]["max_iters"]:
-            return metrics
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    metrics = checkpoint.read_metrics(run_dir)
+    if metrics and metrics.get("stopped") == "max_iters" and metrics.get("step") == steps:
+        return metrics
     if run_dir.exists():
         shutil.rmtree(run_dir)
     return train(ds, run_dir, config.replace(max_iters=steps), sample_fn=None)

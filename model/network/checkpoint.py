@@ -45,6 +45,7 @@ ids mean.
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,11 @@ def check_new_run(out: Path) -> None:
 
 
 write_json = write_json_atomically  # metrics.json and the experiments' plans, like the checkpoints
+
+
+def read_metrics(run_dir: str | Path) -> dict | None:
+    """A run directory's metrics.json; None when it has none (yet) or it is unreadable."""
+    try:
+        return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
