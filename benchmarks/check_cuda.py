@@ -36,7 +36,6 @@ when nothing failed, 1 otherwise, 2 when torch sees no CUDA device.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import subprocess
@@ -48,6 +47,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model.network import metrics  # noqa: E402  (the project root, put on the path above)
+from model.network.metrics import RunMetrics  # noqa: E402
 
 # nanoGPT's config/train_shakespeare_char.py, the GPU one
 GPU_CONFIG = dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, dropout=0.2, learning_rate=1e-3,
@@ -90,34 +91,34 @@ def compile_data(out: Path, stories: int) -> Path:
     return out / "data"
 
 
-def train(data: Path, run: Path, config: dict, launcher=None) -> dict | None:
-    """The run's metrics.json, or None when `multigrid train` failed."""
+def train(data: Path, run: Path, config: dict, launcher=None) -> RunMetrics | None:
+    """The run's metrics, or None when `multigrid train` failed."""
     overrides = [f"{k}={v}" for k, v in config.items()]
     if multigrid("train", "--data", str(data), "--out", str(run), *overrides, launcher=launcher).returncode:
         return None
-    return json.loads((run / "metrics.json").read_text())
+    return metrics.load(run)
 
 
-def steps_per_second(metrics: dict) -> float:
+def steps_per_second(run: RunMetrics) -> float:
     """Over the last evaluation interval: compile time and warm-up excluded."""
-    a, b = metrics["history"][-2:]
-    return (b["step"] - a["step"]) / (b["wall_time_s"] - a["wall_time_s"])
+    a, b = run.history[-2:]
+    return (b.step - a.step) / (b.wall_time_s - a.wall_time_s)
 
 
 def check_training(report: Report, data: Path, out: Path, base: dict, steps: int) -> Path | None:
     runs = {}
     budget = {"max_iters": steps, "eval_interval": max(1, steps // 2)}  # two evaluations: the last interval is steady
     for name, variant in VARIANTS.items():
-        metrics = train(data, out / "runs" / name, {**base, **variant, **budget})
-        ok = metrics is not None and math.isfinite(metrics["bpc_joint"])
-        report.check(ok, f"train {name}", f"val bpc_joint {metrics['bpc_joint']:.4f}, {steps_per_second(metrics):.1f} "
-                     f"steps/s, on {metrics['device']}" if metrics else "multigrid train failed")
+        trained = train(data, out / "runs" / name, {**base, **variant, **budget})
+        ok = trained is not None and math.isfinite(trained.bpc_joint)
+        report.check(ok, f"train {name}", f"val bpc_joint {trained.bpc_joint:.4f}, {steps_per_second(trained):.1f} "
+                     f"steps/s, on {trained.device}" if trained else "multigrid train failed")
         if ok:
-            runs[name] = metrics
+            runs[name] = trained
     if "float32" in runs:
         for name in ("bf16", "bf16+compile"):
             if name in runs:
-                gap = abs(runs[name]["bpc_joint"] - runs["float32"]["bpc_joint"])
+                gap = abs(runs[name].bpc_joint - runs["float32"].bpc_joint)
                 ratio = steps_per_second(runs["float32"]) / steps_per_second(runs[name])
                 report.check(gap < BF16_TOLERANCE, f"{name} vs float32",
                              f"|Δ bpc_joint| {gap:.4f} (< {BF16_TOLERANCE}); step time {ratio:.2f}x float32's")
@@ -138,8 +139,8 @@ def check_ddp(report: Report, data: Path, out: Path, base: dict, steps: int) -> 
     if one is None or two is None:
         report.check(False, "DDP over NCCL", "a run failed")
         return
-    gap = abs(one["bpc_joint"] - two["bpc_joint"])
-    report.check(gap < DDP_TOLERANCE and two["processes"] == 2, "DDP over NCCL (2 GPUs)",
+    gap = abs(one.bpc_joint - two.bpc_joint)
+    report.check(gap < DDP_TOLERANCE and two.processes == 2, "DDP over NCCL (2 GPUs)",
                  f"|Δ bpc_joint| {gap:.4f} against 1 process with grad_accum=2 (< {DDP_TOLERANCE}); "
                  f"{steps_per_second(two) / steps_per_second(one):.2f}x its steps/s")
 
@@ -195,21 +196,21 @@ def check_hierarchy(report: Report, data: Path, out: Path, base: dict, steps: in
     budget = {"max_iters": steps, "eval_interval": max(1, steps // 2)}
     runs = {name: train(data, out / "runs" / f"hier-{name}", {**base, **VARIANTS[name], **hierarchy, **budget})
             for name in ("float32", "bf16+compile")}
-    ok = all(m is not None and math.isfinite(m["bpc_joint"]) for m in runs.values())
+    ok = all(m is not None and math.isfinite(m.bpc_joint) for m in runs.values())
     if not ok:
         report.check(False, "hierarchy: train float32 and bf16+compile", "a run failed")
         return
-    gap = abs(runs["bf16+compile"]["bpc_joint"] - runs["float32"]["bpc_joint"])
+    gap = abs(runs["bf16+compile"].bpc_joint - runs["float32"].bpc_joint)
     report.check(gap < BF16_TOLERANCE, "hierarchy: bf16+compile vs float32",
-                 f"|Δ bpc_joint| {gap:.4f} (< {BF16_TOLERANCE}); boundary rate {runs['float32']['boundary_rate']:.3f}")
+                 f"|Δ bpc_joint| {gap:.4f} (< {BF16_TOLERANCE}); boundary rate {runs['float32'].boundary_rate:.3f}")
     diff, positions = kv_difference(out / "runs" / "hier-float32", data, device)
     report.check(diff < KV_TOLERANCE, "hierarchy: KV cache = full forward (float32)",
                  f"max |Δ logit| {diff:.2e} over {positions} positions (< {KV_TOLERANCE})")
     if flat is not None:
-        flat_metrics = json.loads((flat / "metrics.json").read_text())
+        flat_metrics = metrics.load(flat)
         ratio = steps_per_second(flat_metrics) / steps_per_second(runs["bf16+compile"])
         report.line("INFO", "hierarchy vs flat (bf16+compile)", f"step time {ratio:.2f}x the flat model's "
-                    f"(estimated FLOPs {runs['bf16+compile']['flops_per_char'] / flat_metrics['flops_per_char']:.2f}x)")
+                    f"(estimated FLOPs {runs['bf16+compile'].flops_per_char / flat_metrics.flops_per_char:.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,3 +77,20 @@ def fake_distribution(folder: Path, name: str, entry_points: str) -> None:
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
     (info / "entry_points.txt").write_text(entry_points)
+
+
+def run_metrics(history: list[dict], **fields):
+    """A RunMetrics (a run's metrics.json) with this learning curve ({step,
+    wall_time_s, bpc_joint[, flops]} a point) and these fields; placeholders
+    for the rest, for tests of what reads one."""
+    from model.network.metrics import EvalSetup, Evaluation, RunMetrics
+
+    curve = tuple(Evaluation(**{"bpc_main": h["bpc_joint"], **h}) for h in history)
+    last = curve[-1]
+    placeholders = dict(
+        leaky=False, label="honest", bpc_main=last.bpc_main, bpc_joint=last.bpc_joint, bits={"main": last.bpc_main},
+        val_loss={}, train_loss={}, step=last.step, stopped="max_iters", tokens=0, tokens_per_s=0.0,
+        wall_time_s=last.wall_time_s, parameters=1, axes=(), best=None,
+        eval=EvalSetup(batches=1, batch_size=1, block_size=1, seed=0, positions=1), data="d", spec_hash="a",
+        processes=1, device="cpu", config={}, history=curve)
+    return RunMetrics(**{**placeholders, **fields})

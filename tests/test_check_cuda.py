@@ -4,9 +4,12 @@ whole script on CPU with --tiny (the same commands, a tiny model)."""
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+
+from model.network.metrics import Evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # check_cuda imports bench_model from beside it
@@ -26,8 +29,9 @@ def test_report_counts_failures(capsys):
 
 def test_steps_per_second_reads_the_last_interval_only():
     # the first interval holds torch.compile's minutes: it must not count
-    history = [{"step": 0, "wall_time_s": 0.0}, {"step": 100, "wall_time_s": 90.0}, {"step": 200, "wall_time_s": 100.0}]
-    assert check_cuda.steps_per_second({"history": history}) == 10.0
+    history = tuple(Evaluation(step=s, wall_time_s=t, bpc_joint=3.0, bpc_main=3.0) for s, t in ((0, 0.0), (100, 90.0),
+                                                                                             (200, 100.0)))
+    assert check_cuda.steps_per_second(SimpleNamespace(history=history)) == 10.0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

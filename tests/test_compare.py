@@ -4,6 +4,7 @@ import csv
 import json
 import shutil
 import statistics
+from types import SimpleNamespace
 
 import pytest
 
@@ -302,12 +303,15 @@ def test_flops_is_one_budget_among_steps_and_time(specs, tmp_path, capsys):
 
 def test_steps_within_counts_steps_and_evaluations():
     from model.experiments.wallclock import SHARE, seconds_per_step_and_eval, steps_within
+    from model.network.metrics import Evaluation
+
+    def at(*points):
+        return tuple(Evaluation(step=s, wall_time_s=t, bpc_joint=3.0, bpc_main=3.0) for s, t in points)
 
     # evaluations at 0, 10 and 20: 2 s each; 20 steps at 0.5 s
-    history = [{"step": 0, "wall_time_s": 2.0}, {"step": 10, "wall_time_s": 9.0}, {"step": 20, "wall_time_s": 16.0}]
-    assert seconds_per_step_and_eval(history) == (0.5, 2.0)
+    assert seconds_per_step_and_eval(at((0, 2.0), (10, 9.0), (20, 16.0))) == (0.5, 2.0)
     # a first evaluation slower than the rest of the probe leaves no training time: the whole clock is
-    assert seconds_per_step_and_eval([{"step": 0, "wall_time_s": 5.0}, {"step": 10, "wall_time_s": 8.0}]) == (0.8, 5.0)
+    assert seconds_per_step_and_eval(at((0, 5.0), (10, 8.0))) == (0.8, 5.0)
     # T = 100 s, SHARE 0.95: 95 s; m steps cost 0.5 m + 2 (1 + ceil(m / 10)) s:
     # 130 steps 65 + 28 = 93 s, 131 steps 65.5 + 30 = 95.5 s
     assert SHARE == 0.95
@@ -315,7 +319,7 @@ def test_steps_within_counts_steps_and_evaluations():
     assert steps_within(1000, 0.5, 0.0, 10) == 1900
     assert steps_within(3, 0.5, 2.0, 10) == 0  # the evaluations alone take the budget
     with pytest.raises(ValueError):
-        seconds_per_step_and_eval([{"step": 5, "wall_time_s": 1.0}])
+        seconds_per_step_and_eval(at((5, 1.0)))
 
 
 def test_probe_steps_fit_each_schedule_into_the_time(specs, tmp_path, monkeypatch):
@@ -323,15 +327,16 @@ def test_probe_steps_fit_each_schedule_into_the_time(specs, tmp_path, monkeypatc
     probe's timings fit into 0.95 T; the plan records the probe; a rerun reads the
     kept probe (no new probe run) and plans the same steps."""
     from model.experiments.wallclock import seconds_per_step_and_eval, steps_within
+    from model.network import metrics as run_metrics
 
     out = tmp_path / "cmp"
     args = command(specs, out, "--baseline", "--max-time", "3", "--probe-steps", "6", names=("predict",), seeds="1")
     assert main(args) == 0
     plan = json.loads((out / "compare.json").read_text())
     for c in plan["configurations"]:
-        probe = json.loads((out / "probe" / c["name"] / "metrics.json").read_text())
-        assert probe["step"] == 6 == c["probe"]["steps"]
-        per_step, per_eval = seconds_per_step_and_eval(probe["history"])
+        probe = run_metrics.load(out / "probe" / c["name"])
+        assert probe.step == 6 == c["probe"]["steps"]
+        per_step, per_eval = seconds_per_step_and_eval(probe.history)
         assert c["config"]["max_iters"] == c["probe"]["max_iters"] == steps_within(3, per_step, per_eval, 5) > 6
         assert metrics(out, c["name"], 0)["config"]["max_iters"] == c["config"]["max_iters"]
     assert "6-step probe of its speed" in (out / "results.md").read_text()
@@ -352,10 +357,12 @@ def test_runs_the_clock_cut_short_are_listed():
     from model.experiments.report import cut_short_lines
 
     configs = [{"name": "a", "config": {"max_iters": 100}}, {"name": "b", "config": {"max_iters": 50}}]
-    runs = {"a": [{"stopped": "max_time", "step": 80}, {"stopped": "max_iters", "step": 100}],
-            "b": [{"stopped": "max_time", "step": 50}, {"stopped": "max_iters", "step": 50}]}
+    def run(stopped, step):  # what cut_short_lines reads of a RunMetrics
+        return SimpleNamespace(stopped=stopped, step=step)
+
+    runs = {"a": [run("max_time", 80), run("max_iters", 100)], "b": [run("max_time", 50), run("max_iters", 50)]}
     lines = cut_short_lines(configs, runs)
     assert lines[1].startswith("Stopped by the clock before the end of their learning-rate schedule")
     assert lines[3:] == ["- a/seed0: step 80 of 100"]  # b/seed0's clock ran out at its last step: not cut short
-    runs["a"][0] = {"stopped": "max_iters", "step": 100}
+    runs["a"][0] = run("max_iters", 100)
     assert cut_short_lines(configs, runs) == []

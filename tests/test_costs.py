@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from conftest import run
+from conftest import run, run_metrics
 from model.experiments.costs import equal_compute, expansion_cost, loop_steps
+from model.network.metrics import EvalSetup
 
 START = "main chars\ngroup words = words\nposition word_pos = words (max=8)\nfeed word_pos as context\n"
 GROWN = START + "tagger shape = char_class (labels=[UPPER, DIGIT, PUNCT])\nfeed shape as context\n"
@@ -83,11 +84,11 @@ def test_expansion_cost_on_a_real_expansion(tmp_path, capsys):
     assert code == 2 and "trained on different specs" in err
 
 
-def metrics(bpcs, step_every=100, seconds_per_step=0.1, spec="a", **extra):
+def metrics(bpcs, step_every=100, seconds_per_step=0.1, spec="a", eval_seed=0):
     history = [{"step": i * step_every, "wall_time_s": i * step_every * seconds_per_step, "bpc_joint": b}
                for i, b in enumerate(bpcs)]
-    return {"spec_hash": spec, "eval": {"seed": 0}, "data": "d", "leaky": False, "history": history,
-            "step": history[-1]["step"], "wall_time_s": history[-1]["wall_time_s"], "bpc_joint": bpcs[-1], **extra}
+    return run_metrics(history, spec_hash=spec,
+                       eval=EvalSetup(batches=1, batch_size=1, block_size=1, seed=eval_seed, positions=1))
 
 
 def test_the_first_evaluation_at_or_below_the_target_counts():
@@ -108,7 +109,7 @@ def test_runs_scored_differently_are_refused():
     from grid_dsl.language.diagnostics import UserError
 
     with pytest.raises(UserError, match="evaluated differently"):
-        expansion_cost(metrics([2.0]), {**metrics([1.0]), "eval": {"seed": 1}})
+        expansion_cost(metrics([2.0]), metrics([1.0], eval_seed=1))
 
 
 def test_a_run_without_metrics_is_a_clear_error(tmp_path, capsys):

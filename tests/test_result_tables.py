@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from conftest import run_metrics
 from grid_dsl.data.tasks import parse_task
 from model.experiments.tasks import SizeResult, write
 
@@ -31,11 +32,10 @@ def comparison(folder: Path, config: str, finals: list[float], boundary: str = "
     (folder / "compare.json").write_text(json.dumps({"configurations": [{"name": config}]}))
     for i, final in enumerate(finals):
         history = [{"step": s, "flops": 1e9 * s, "wall_time_s": 2.0 * s, "bpc_joint": final + 1.0 / s} for s in (1, 2, 4)]
-        metrics = {"stopped": stopped, "config": {"boundary": boundary}, "bpc_joint": final, "train_bpc_joint": final - 0.1,
-                   "step": 4, "flops": 4e9, "wall_time_s": 8.0, "history": history}
         run = folder / "runs" / config / f"seed{i}"
         run.mkdir(parents=True)
-        (run / "metrics.json").write_text(json.dumps(metrics))
+        run_metrics(history, stopped=stopped, config={"boundary": boundary}, bpc_joint=final,
+                    train_bpc_joint=final - 0.1, flops=4e9).write(run)
 
 
 def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(tmp_path):
@@ -57,6 +57,16 @@ def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(
     assert "Δ: against flat flat64" in out  # the better flat model, not the first or the worse
     assert "half" not in out  # a run still training is no result
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_hierarchy_table_names_a_damaged_run_and_exits_2(tmp_path):
+    comparison(tmp_path / "flat", "flat64", [2.0, 2.2])
+    bad = tmp_path / "flat" / "runs" / "flat64" / "seed1" / "metrics.json"
+    bad.write_text(bad.read_text().replace('"step": 4,', '"step": "4",', 1))
+    done = subprocess.run([sys.executable, str(HIERARCHY), str(tmp_path / "flat")], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: {bad} is damaged or was edited (step: expected int, found str)" in done.stderr
 
 
 def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):

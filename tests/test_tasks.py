@@ -160,7 +160,7 @@ def addition_run(tmp_path_factory):
 
 def test_a_masked_run_says_what_it_scored(addition_run):
     _, metrics = addition_run
-    assert metrics["loss_mask"] == "answer" and [a["name"] for a in metrics["axes"]] == ["digit"]
+    assert metrics.loss_mask == "answer" and [a.name for a in metrics.axes] == ["digit"]
 
 
 def test_the_digit_position_axis_is_prefix_stable_on_task_text():

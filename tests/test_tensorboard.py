@@ -60,9 +60,9 @@ def test_scalars_per_axis_and_split(run):
     assert expected <= tags
     assert not any(tag.startswith("LEAKY") for tag in tags)
     assert [e.step for e in acc.Scalars("bpc_joint/val")] == [0, 3, 6]
-    assert acc.Scalars("bpc_joint/val")[-1].value == pytest.approx(metrics["bpc_joint"], rel=1e-6)
-    assert acc.Scalars("loss/val/words")[-1].value == pytest.approx(metrics["val_loss"]["words"], rel=1e-6)
-    assert acc.Scalars("bpc_main/val")[-1].value == pytest.approx(metrics["bpc_main"], rel=1e-6)
+    assert acc.Scalars("bpc_joint/val")[-1].value == pytest.approx(metrics.bpc_joint, rel=1e-6)
+    assert acc.Scalars("loss/val/words")[-1].value == pytest.approx(metrics.val_loss["words"], rel=1e-6)
+    assert acc.Scalars("bpc_main/val")[-1].value == pytest.approx(metrics.bpc_main, rel=1e-6)
     lrs = acc.Scalars("train/lr")
     assert [e.step for e in lrs] == [1, 2, 3, 4, 5, 6]
     assert [e.value for e in lrs] == pytest.approx([TINY.lr_at(s) for s in range(6)], rel=1e-6)
@@ -119,7 +119,7 @@ def test_leaky_runs_keep_their_scores_apart(tmp_path):
     tags = set(acc.Tags()["scalars"])
     assert {"LEAKY/bpc_main/val", "LEAKY/bpc_joint/val", "LEAKY/loss/val/main", "LEAKY/train/objective"} <= tags
     assert not {"bpc_main/val", "bpc_joint/val", "loss/val/main"} & tags
-    assert acc.Scalars("LEAKY/bpc_main/val")[-1].value == pytest.approx(metrics["bpc_main"], rel=1e-6)
+    assert acc.Scalars("LEAKY/bpc_main/val")[-1].value == pytest.approx(metrics.bpc_main, rel=1e-6)
     assert "LEAKY — not an LM score" in text_of(acc, "run")[0]
     content = acc.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info

@@ -129,8 +129,8 @@ def test_resume_continues_exactly_the_same_curve(data, tmp_path):
     train(data, tmp_path / "resumed", cfg.replace(max_iters=4), progress=False)
     assert checkpoint.load(tmp_path / "resumed").step == 4
     resumed = train(data, tmp_path / "resumed", cfg, resume=True, progress=False)
-    assert resumed["val_loss"] == straight["val_loss"]  # exactly: same batches, dropout masks, optimizer state
-    assert resumed["step"] == straight["step"] == 8 and resumed["tokens"] == straight["tokens"]
+    assert resumed.val_loss == straight.val_loss  # exactly: same batches, dropout masks, optimizer state
+    assert resumed.step == straight.step == 8 and resumed.tokens == straight.tokens
     a, b = (checkpoint.load(tmp_path / r).model for r in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -138,7 +138,7 @@ def test_resume_continues_exactly_the_same_curve(data, tmp_path):
 def test_gradient_accumulation_takes_the_step_of_the_whole_batch(data, tmp_path):
     one = train(data, tmp_path / "one", config(batch_size=8, max_iters=3, eval_interval=3), progress=False)
     two = train(data, tmp_path / "two", config(batch_size=4, grad_accum=2, max_iters=3, eval_interval=3), progress=False)
-    assert two["tokens"] == one["tokens"]
+    assert two.tokens == one.tokens
     train(data, tmp_path / "half", config(batch_size=4, max_iters=3, eval_interval=3), progress=False)
     a, b, half = (checkpoint.load(tmp_path / r).model for r in ("one", "two", "half"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
@@ -158,8 +158,8 @@ def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     m = json.loads((run / "metrics.json").read_text())
     assert m["processes"] == 2
-    assert m["val_loss"]["main"] == pytest.approx(reference["val_loss"]["main"], abs=1e-5)
-    assert m["val_loss"]["words"] == pytest.approx(reference["val_loss"]["words"], abs=1e-5)
+    assert m["val_loss"]["main"] == pytest.approx(reference.val_loss["main"], abs=1e-5)
+    assert m["val_loss"]["words"] == pytest.approx(reference.val_loss["words"], abs=1e-5)
     a, b = checkpoint.load(tmp_path / "one").model, checkpoint.load(run).model
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert done.stdout.count("val bpc_main") == 1  # only the first process prints
@@ -167,8 +167,8 @@ def test_two_ddp_processes_match_one_with_the_same_global_batch(data, tmp_path):
 
 def test_a_wall_clock_budget_stops_the_run(data, tmp_path):
     m = train(data, tmp_path / "run", config(max_iters=10**6, eval_interval=10**6), max_time=0.5, progress=False)
-    assert m["stopped"] == "max_time" and 0 < m["step"] < 10**6
-    assert checkpoint.load(tmp_path / "run").step == m["step"]
+    assert m.stopped == "max_time" and 0 < m.step < 10**6
+    assert checkpoint.load(tmp_path / "run").step == m.step
 
 
 def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
@@ -209,7 +209,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(data, tmp_path):
     assert checkpoint.load(run).step == 3
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     m = train(data, run, config(max_iters=5, eval_interval=100), resume=True, progress=False)
-    assert m["step"] == 5
+    assert m.step == 5
 
 
 def test_ctrl_c_on_the_command_line_exits_2_after_saving(data, tmp_path, capsys):
@@ -315,7 +315,7 @@ def test_a_spec_that_feeds_no_axis_trains_the_baseline(tmp_path):
     data = compile_dataset(tmp_path / "plain", "main chars\ngroup words = words\n", stories=6)
     assert [a.mode for a in data.axes] == [None]  # stored, not fed
     m = train(data, tmp_path / "run", config(max_iters=2, eval_interval=2), progress=False)
-    assert m["axes"] == [] and set(m["val_loss"]) == {"main"} and m["bpc_joint"] == m["bpc_main"]
+    assert m.axes == () and set(m.val_loss) == {"main"} and m.bpc_joint == m.bpc_main
     assert checkpoint.load(tmp_path / "run").network().config.axes == ()
 
 
@@ -326,13 +326,13 @@ def test_axes_none_trains_the_baseline_on_the_same_data(data, tmp_path):
     assert np.array_equal(plain.main("val"), data.main("val"))
     ours = train(data, tmp_path / "none", config(max_iters=3, eval_interval=3, axes="none"), progress=False)
     theirs = train(plain, tmp_path / "plain_run", config(max_iters=3, eval_interval=3), progress=False)
-    assert ours["axes"] == [] and ours["bpc_main"] == theirs["bpc_main"] and ours["val_loss"] == theirs["val_loss"]
+    assert ours.axes == () and ours.bpc_main == theirs.bpc_main and ours.val_loss == theirs.val_loss
 
 
 def test_axes_selects_fed_axes_and_names_the_ones_it_cannot(data, tmp_path):
     fed = [a.name for a in data.axes if a.mode is not None]
     m = train(data, tmp_path / "one", config(max_iters=1, eval_interval=1, axes=fed[-1]), progress=False)
-    assert [a["name"] for a in m["axes"]] == [fed[-1]]
+    assert [a.name for a in m.axes] == [fed[-1]]
     with pytest.raises(UserError, match=r"axes names 'nope', which dataset .* does not feed; the fed axes are"):
         train(data, tmp_path / "bad", config(max_iters=1, axes="nope"), progress=False)
     assert not (tmp_path / "bad").exists()

@@ -90,21 +90,22 @@ def run_train(args) -> int:
     return 0
 
 
-def summary_lines(m: dict, out) -> list[str]:
-    label = f"  [{m['label']}]" if m["leaky"] else ""
-    axes = ", ".join(f"{a['name']} {a['mode']}" + (f" (weight {a['weight']:g})" if a["mode"] == "predict" else "")
-                     for a in m["axes"]) or "none (baseline)"
-    bits = "".join(f", {name} {value:.4f}" for name, value in m["bits"].items() if name != "main")
+def summary_lines(m, out) -> list[str]:
+    """What `multigrid train` prints at the end: `m` is its RunMetrics."""
+    label = f"  [{m.label}]" if m.leaky else ""
+    axes = ", ".join(f"{a.name} {a.mode}" + (f" (weight {a.weight:g})" if a.mode == "predict" else "")
+                     for a in m.axes) or "none (baseline)"
+    bits = "".join(f", {name} {value:.4f}" for name, value in m.bits.items() if name != "main")
     lines = [
-        f"{out}: {m['step']:,} steps ({m['stopped']}), {m['parameters']:,} parameters, "
-        f"{m['tokens_per_s']:,.0f} tokens/s, {m['wall_time_s']:.0f} s",
-        f"val bpc_main {m['bpc_main']:.4f}, bpc_joint {m['bpc_joint']:.4f}{label}"
-        + (f" (on the characters '{m['loss_mask']}' labels)" if m.get("loss_mask") else ""),
+        f"{out}: {m.step:,} steps ({m.stopped}), {m.parameters:,} parameters, "
+        f"{m.tokens_per_s:,.0f} tokens/s, {m.wall_time_s:.0f} s",
+        f"val bpc_main {m.bpc_main:.4f}, bpc_joint {m.bpc_joint:.4f}{label}"
+        + (f" (on the characters '{m.loss_mask}' labels)" if m.loss_mask else ""),
         f"axes: {axes}" + (f"; predict-axis bits{bits}" if bits else ""),
     ]
-    if m.get("best"):
-        lines.append(f"checkpoints: {out}/ckpt.pt (last), {out}/best.pt (step {m['best']['step']:,}, "
-                     f"bpc_joint {m['best']['bpc_joint']:.4f}){label}")
+    if m.best:
+        lines.append(f"checkpoints: {out}/ckpt.pt (last), {out}/best.pt (step {m.best.step:,}, "
+                     f"bpc_joint {m.best.bpc_joint:.4f}){label}")
     lines.append(f"tensorboard --logdir {out}")
     return lines
 

@@ -55,13 +55,13 @@ import attrs
 from grid_dsl.language.diagnostics import UserError
 
 from model.experiments.wallclock import at_wall_clock
-from model.network import checkpoint
+from model.network import checkpoint, metrics
+from model.network.metrics import RunMetrics
 from model.network.config import TrainConfig, parse_value, unknown_key
 
 FORMAT = "multigrid-compare/1"
 PLAN = "compare.json"
 BASELINE = "baseline"
-FINISHED = ("max_iters", "max_time")  # metrics.json "stopped" of a run that ran its budget
 FIXED_KEYS = ("seed", "eval_seed")  # set by the comparison: --seeds, and one set of validation batches
 BASELINE_IGNORES = ("fusion", "axes")  # keys that change nothing in a model without axes
 
@@ -303,30 +303,28 @@ def at_flops(entry: dict, ds, budget: float) -> dict:
 # ----------------------------------------------------------------- running
 
 
-def finished(metrics: dict | None, config: TrainConfig) -> bool:
-    if not metrics or metrics.get("stopped") not in FINISHED:
-        return False
-    return metrics["stopped"] == "max_time" or metrics["step"] >= config.max_iters
+def finished(run: RunMetrics | None, config: TrainConfig) -> bool:
+    return run is not None and run.finished(config.max_iters)
 
 
 def train_run(ds, run_dir: Path, config: TrainConfig, max_time: float | None, label: str) -> None:
     """Train one run, or resume it, or leave it when it is finished."""
     from model.training.train import train
 
-    if finished(checkpoint.read_metrics(run_dir), config):
+    if finished(metrics.read(run_dir), config):
         print(f"{label}: finished, skipped", file=sys.stderr)
         return
     resume, budget = (run_dir / checkpoint.LAST).exists(), max_time
     if resume:
         state = checkpoint.load(run_dir)
         if finished(state.metrics, config):  # stopped between writing ckpt.pt and metrics.json
-            checkpoint.write_json(run_dir / checkpoint.METRICS, state.metrics)
+            state.metrics.write(run_dir)
             print(f"{label}: finished, skipped", file=sys.stderr)
             return
         if max_time is not None:
             budget = max_time - state.seconds["wall"]
             if budget <= 0:  # its time ran out between its last checkpoint and the end
-                checkpoint.write_json(run_dir / checkpoint.METRICS, state.metrics)
+                state.metrics.write(run_dir)
                 print(f"{label}: out of time at its last checkpoint, kept", file=sys.stderr)
                 return
     elif run_dir.exists():  # killed before its first checkpoint: nothing to resume

@@ -29,15 +29,8 @@ from grid_dsl.language.diagnostics import UserError
 
 from grid_dsl.data.leak import LEAKY_LABEL
 
-
-def read_metrics(run: str | Path) -> dict:
-    path = Path(run) / "metrics.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path} not found: pass a run directory that `multigrid train` (or expand) finished") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); train the run again") from None
+from model.network import metrics
+from model.network.metrics import RunMetrics
 
 
 # ----------------------------------------------------------- equal compute
@@ -73,21 +66,21 @@ def equal_compute(improve_dir: str | Path, out: Path) -> list[dict]:
     data = Dataset.open(improve_dir / "data" / "round_0")
     curves = {}
     for name, axes in (("spec", "fed"), ("baseline", "none")):
-        metrics = train_resumable(data, out / name, config.replace(axes=axes))
-        if metrics["step"] != totals[-1] or metrics["config"]["eval_interval"] != config.eval_interval:
-            raise UserError(f"{out / name} was trained for another budget ({metrics['step']:,} steps; the loop "
+        run = train_resumable(data, out / name, config.replace(axes=axes))
+        if run.step != totals[-1] or run.config["eval_interval"] != config.eval_interval:
+            raise UserError(f"{out / name} was trained for another budget ({run.step:,} steps; the loop "
                             f"now totals {totals[-1]:,}); remove {out} or pass another --out")
-        curves[name] = {h["step"]: h["bpc_joint"] for h in metrics["history"]}
-    first = read_metrics(improve_dir / "runs" / "round_0")
+        curves[name] = {h.step: h.bpc_joint for h in run.history}
+    first = metrics.load(improve_dir / "runs" / "round_0")
     rows, lineage = [], state["settings"]["steps"]
     for k, total in enumerate(totals):
         r = state["rounds"][k - 1] if k else None
         lineage += state["settings"]["candidate_steps"] if r and r["accepted"] else 0
         rows.append({"round": k, "loop_steps": total, "model_steps": lineage,
-                     "bpc_joint": r["bpc_joint"] if r else first["bpc_joint"],
+                     "bpc_joint": r["bpc_joint"] if r else first.bpc_joint,
                      "accepted": (r["accepted"] or "—") if r else "(first model)",
                      "spec_scratch": curves["spec"][total], "baseline_scratch": curves["baseline"][total],
-                     "leaky": first["leaky"]})  # the loop adds causal axes only: leaky iff its start is
+                     "leaky": first.leaky})  # the loop adds causal axes only: leaky iff its start is
     return rows
 
 
@@ -122,22 +115,22 @@ def run_equal_compute(args) -> int:
 # ---------------------------------------------------------- expansion cost
 
 
-def expansion_cost(scratch: dict, expanded: dict, old: dict | None = None) -> dict:
-    """Steps and seconds for `expanded` (metrics.json) to reach `scratch`'s
-    final bpc_joint; UserError unless both were scored alike on one spec."""
-    if scratch["spec_hash"] != expanded["spec_hash"]:
-        raise UserError(f"the runs trained on different specs ({scratch['data']} and {expanded['data']}); train "
+def expansion_cost(scratch: RunMetrics, expanded: RunMetrics, old: RunMetrics | None = None) -> dict:
+    """Steps and seconds for `expanded` to reach `scratch`'s final
+    bpc_joint; UserError unless both were scored alike on one spec."""
+    if scratch.spec_hash != expanded.spec_hash:
+        raise UserError(f"the runs trained on different specs ({scratch.data} and {expanded.data}); train "
                         "the scratch run on a dataset compiled from the expanded run's spec")
-    if scratch["eval"] != expanded["eval"]:
-        raise UserError(f"the runs were evaluated differently ({scratch['eval']} vs {expanded['eval']}); give "
+    if scratch.eval != expanded.eval:
+        raise UserError(f"the runs were evaluated differently ({scratch.eval} vs {expanded.eval}); give "
                         "them the same eval_iters, eval_seed, batch_size and block_size")
-    target = scratch["bpc_joint"]
-    hit = next((h for h in expanded["history"] if h["bpc_joint"] <= target), None)
-    return {"target": target, "scratch_steps": scratch["step"], "scratch_s": scratch["wall_time_s"],
-            "reached": hit is not None, "steps": hit["step"] if hit else None, "s": hit["wall_time_s"] if hit else None,
-            "expanded_steps": expanded["step"], "expanded_bpc": expanded["bpc_joint"],
-            "old_steps": old["step"] if old else None, "old_s": old["wall_time_s"] if old else None,
-            "leaky": scratch["leaky"] or expanded["leaky"]}
+    target = scratch.bpc_joint
+    hit = next((h for h in expanded.history if h.bpc_joint <= target), None)
+    return {"target": target, "scratch_steps": scratch.step, "scratch_s": scratch.wall_time_s,
+            "reached": hit is not None, "steps": hit.step if hit else None, "s": hit.wall_time_s if hit else None,
+            "expanded_steps": expanded.step, "expanded_bpc": expanded.bpc_joint,
+            "old_steps": old.step if old else None, "old_s": old.wall_time_s if old else None,
+            "leaky": scratch.leaky or expanded.leaky}
 
 
 def expansion_cost_lines(c: dict) -> list[str]:
@@ -157,6 +150,6 @@ def expansion_cost_lines(c: dict) -> list[str]:
 
 
 def run_expansion_cost(args) -> int:
-    old = read_metrics(args.old) if args.old else None
-    print("\n".join(expansion_cost_lines(expansion_cost(read_metrics(args.scratch), read_metrics(args.expanded), old))))
+    old = metrics.load(args.old) if args.old else None
+    print("\n".join(expansion_cost_lines(expansion_cost(metrics.load(args.scratch), metrics.load(args.expanded), old))))
     return 0

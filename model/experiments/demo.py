@@ -153,9 +153,9 @@ def results_table(results: list[dict]) -> str:
     rows = []
     for r in results:
         m = r["metrics"]
-        axes = ", ".join(f"{a['name']} ({a['mode']})" for a in m["axes"]) or "none"
-        rows.append([r["name"], f"{r['bpc_joint']:.4f}", f"{r['bpc_main']:.4f}", f"{m['tokens_per_s']:,.0f}",
-                     f"{m['parameters']:,}", f"{m['step']:,}", LEAKY_LABEL if m["leaky"] else "no", axes])
+        axes = ", ".join(f"{a.name} ({a.mode})" for a in m.axes) or "none"
+        rows.append([r["name"], f"{r['bpc_joint']:.4f}", f"{r['bpc_main']:.4f}", f"{m.tokens_per_s:,.0f}",
+                     f"{m.parameters:,}", f"{m.step:,}", LEAKY_LABEL if m.leaky else "no", axes])
     headers = ["run", "bpc_joint", "bpc_main", "tokens/s", "parameters", "steps", "leaky", "axes (mode)"]
     return format_table(headers, rows, right=(1, 2, 3, 4, 5))
 
@@ -163,7 +163,7 @@ def results_table(results: list[dict]) -> str:
 def verdict(results: list[dict]) -> str:
     """One honest sentence: bpc_joint is what compares with the baseline."""
     base, grid = results[0], results[1]
-    if grid["metrics"]["leaky"]:
+    if grid["metrics"].leaky:
         return "\nthe grid run is leaky: its numbers are not language-model scores and do not compare."
     gain = base["bpc_joint"] - grid["bpc_joint"]
     direction = "lower (better)" if gain > 0 else "higher (worse)"

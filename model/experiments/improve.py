@@ -55,6 +55,8 @@ import numpy as np
 from grid_dsl.language.diagnostics import UserError
 from grid_dsl.data.files import write_atomically
 
+from model.network import metrics
+from model.network.metrics import RunMetrics
 from model.training.context import require_honest_context
 from model.experiments.report import prefix_checked_cell
 from model.experiments.improve_summary import example_passage, new_declarations, summary_table
@@ -115,10 +117,9 @@ def shuffled_control(ds, axis: str, out: Path, seed: int) -> None:
 def run_state(run: Path) -> str:
     """"done" (metrics.json of a run that reached its end), "partial" (a
     checkpoint to resume) or "new" (nothing usable: start afresh)."""
-    metrics = run / "metrics.json"
-    if metrics.is_file():
-        if json.loads(metrics.read_text(encoding="utf-8")).get("stopped") == "max_iters":
-            return "done"
+    done = metrics.read(run)
+    if done is not None and done.stopped == "max_iters":
+        return "done"
     return "partial" if (run / "ckpt.pt").is_file() else "new"
 
 
@@ -208,10 +209,10 @@ class Loop:
         require_honest_context(data, "improve")
         text = base_spec_text(data)  # includes inlined: every round_K.axes stands alone
         run = self.out / "runs" / "round_0"
-        metrics = train_resumable(data, run, self.config.replace(max_iters=self.settings.steps))
+        first = train_resumable(data, run, self.config.replace(max_iters=self.settings.steps))
         write_atomically(self.out / "round_0.axes", text)
-        self.log.add_scalar("improve/bpc_joint", metrics["bpc_joint"], 0)
-        self.say(f"round 0: {run} val bpc_joint {metrics['bpc_joint']:.4f}")
+        self.log.add_scalar("improve/bpc_joint", first.bpc_joint, 0)
+        self.say(f"round 0: {run} val bpc_joint {first.bpc_joint:.4f}")
         return text, data, run
 
     def round(self, k: int, spec_text: str, data, run: Path):
@@ -242,7 +243,7 @@ class Loop:
                          declarations=new_declarations(spec_text, best["spec"]), example=example)
         else:
             entry.update(spec=spec_text, data=str(data.path), run=str(run),
-                         bpc_joint=json.loads((run / "metrics.json").read_text())["bpc_joint"])
+                         bpc_joint=metrics.load(run).bpc_joint)
         write_atomically(self.out / f"round_{k}.axes", entry["spec"])
         self.log.add_scalar("improve/bpc_joint", entry["bpc_joint"], k)
         self.log.add_text("improve/decision", f"round {k}: " + (f"accepted `{best['name']}`" if best else "no candidate accepted"), k)
@@ -297,11 +298,11 @@ class Loop:
             for ds, kind, scores in ((data, "candidate", bpc), (control, "control", control_bpc)):
                 grown = expand(state.network(), new)
                 target = self.out / "runs" / f"round_{k}" / f"{i}_{cand.name}" / f"{kind}_seed{seed}"
-                metrics = train_resumable(ds, target, config, init_model=grown)
-                scores.append(metrics["bpc_joint"])
+                trained = train_resumable(ds, target, config, init_model=grown)
+                scores.append(trained.bpc_joint)
                 if kind == "candidate":
                     runs.append(str(target))
-                    checked.append(metrics.get("prefix_checked"))
+                    checked.append(trained)
         decision = decide(bpc, control_bpc)
         tag = f"round_{k}/{cand.name}"
         self.log.add_scalar(f"candidates/{tag}/gain", decision.gain, k)
@@ -311,7 +312,7 @@ class Loop:
                  f"{decision.reason}")
         return {"name": cand.name, "proposer": cand.proposer, "description": cand.description, "spec": cand.text,
                 "data": str(data.path), "runs": runs, "bpc": bpc, "control_bpc": control_bpc,
-                "prefix_checked": prefix_checked_cell([{"prefix_checked": c} for c in checked]),
+                "prefix_checked": prefix_checked_cell(checked),
                 **attrs.asdict(decision)}
 
     # -------------------------------------------------------------- helpers
@@ -331,13 +332,13 @@ class Loop:
         return Dataset.open(path)
 
 
-def train_resumable(ds, run: Path, config, init_model=None) -> dict:
+def train_resumable(ds, run: Path, config, init_model=None) -> RunMetrics:
     """Train `run`, or resume it, or read its metrics when it is done."""
     from model.training.train import train
 
     status = run_state(run)
     if status == "done":
-        return json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+        return metrics.load(run)
     # The loop and equal-compute train for many minutes: say which run, and
     # show its progress (a bar on a terminal, a line every 30 s otherwise).
     print(f"training {run} ({config.max_iters:,} steps{', resumed' if status == 'partial' else ''})",

@@ -31,18 +31,19 @@ from scipy import stats  # a dependency of scikit-learn, which the project requi
 from grid_dsl.data.files import write_atomically
 
 from model.experiments.wallclock import SHARE
-from model.network import checkpoint
+from model.network import metrics
+from model.network.metrics import RunMetrics
 from model.training.evaluate import LEAKY_LABEL
 
 # score -> its value in a run's metrics.json. `lowest_bpc_joint` is the best
 # validation point on the way (checkpoint best.pt): chosen on the validation
 # batches themselves, so optimistic, but it tells learning from overfitting.
 SCORES = {
-    "bpc_joint": lambda m: m["bpc_joint"],
-    "bpc_main": lambda m: m["bpc_main"],
-    "lowest_bpc_joint": lambda m: _best(m).get("bpc_joint", math.nan),
+    "bpc_joint": lambda m: m.bpc_joint,
+    "bpc_main": lambda m: m.bpc_main,
+    "lowest_bpc_joint": lambda m: m.best.bpc_joint if m.best else math.nan,
     # the same fixed batches drawn from the train split (runs before it was recorded: nan)
-    "train_bpc_joint": lambda m: m.get("train_bpc_joint", math.nan),
+    "train_bpc_joint": lambda m: _number(m.train_bpc_joint),
 }
 COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "prefix_checked", "axes", "parameters",
            "matched", "steps", "wall_time_s", "tokens_per_s", "flops", "lowest_step"]
@@ -66,9 +67,8 @@ def write_report(out: str | Path) -> str:
     return markdown
 
 
-def load_runs(out: Path, name: str, seeds: int) -> list[dict]:
-    return [json.loads((out / "runs" / name / f"seed{i}" / checkpoint.METRICS).read_text(encoding="utf-8"))
-            for i in range(seeds)]
+def load_runs(out: Path, name: str, seeds: int) -> list[RunMetrics]:
+    return [metrics.load(out / "runs" / name / f"seed{i}") for i in range(seeds)]
 
 
 
@@ -88,38 +88,38 @@ def interval(values) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
-def _best(metrics: dict) -> dict:
-    """A run's lowest validation point {step, bpc_joint}; {} if it has none yet."""
-    return metrics.get("best") or {}
+def _number(value: float | None) -> float:
+    """nan for a figure a run did not record (written before it was)."""
+    return math.nan if value is None else value
 
 
-def prefix_checked_cell(runs: list[dict]) -> str:
+def prefix_checked_cell(runs: list[RunMetrics]) -> str:
     """The referee's result over a configuration's runs: "positions/mismatches"
     added up over seeds, "-" when they read no context axis."""
-    checks = [m.get("prefix_checked") for m in runs if m.get("prefix_checked")]
+    checks = [m.prefix_checked for m in runs if m.prefix_checked]
     if not checks:
         return "-"
-    return f"{sum(c['positions'] for c in checks)}/{sum(c['mismatches'] for c in checks)}"
+    return f"{sum(c.positions for c in checks)}/{sum(c.mismatches for c in checks)}"
 
 
 def summarise(config: dict, runs: dict) -> dict:
     """One row of the table: `config`'s runs over seeds, against its baseline."""
     own = runs[config["name"]]
-    leaky = any(m["leaky"] for m in own)
+    leaky = any(m.leaky for m in own)
     matched = config["matched"]
     row = {
         "config": config["name"], "spec": config["spec"] or "", "baseline": config["baseline"] or "",
         "sweep": " ".join(f"{k}={v}" for k, v in config["sweep"].items()), "seeds": len(own),
         "leaky": leaky, "label": LEAKY_LABEL if leaky else "honest",
         "prefix_checked": prefix_checked_cell(own),
-        "axes": " ".join(f"{a['name']}={a['mode']}" for a in own[0]["axes"]),
-        "parameters": own[0]["parameters"],
+        "axes": " ".join(f"{a.name}={a.mode}" for a in own[0].axes),
+        "parameters": own[0].parameters,
         "matched": f"{matched['key']} {matched['from']}->{matched['to']}" if matched else "",
-        "steps": float(np.mean([m["step"] for m in own])),
-        "wall_time_s": float(np.mean([m["wall_time_s"] for m in own])),
-        "tokens_per_s": float(np.mean([m["tokens_per_s"] for m in own])),
-        "flops": float(np.mean([m.get("flops", math.nan) for m in own])),  # estimated training FLOPs (flops.py)
-        "lowest_step": float(np.mean([_best(m).get("step", math.nan) for m in own])),
+        "steps": float(np.mean([m.step for m in own])),
+        "wall_time_s": float(np.mean([m.wall_time_s for m in own])),
+        "tokens_per_s": float(np.mean([m.tokens_per_s for m in own])),
+        "flops": float(np.mean([_number(m.flops) for m in own])),  # estimated training FLOPs (flops.py)
+        "lowest_step": float(np.mean([m.best.step if m.best else math.nan for m in own])),
     }
     for score, value in SCORES.items():
         values = [value(m) for m in own]
@@ -180,9 +180,9 @@ def score_cell(row: dict, prefix: str, with_std: bool) -> str:
 def cut_short_lines(configurations: list[dict], runs: dict) -> list[str]:
     """Runs the clock (--max-time) stopped before their max_iters: their
     learning rate had not decayed, a handicap the table does not show."""
-    short = [f"- {c['name']}/seed{i}: step {m['step']:,} of {c['config']['max_iters']:,}"
+    short = [f"- {c['name']}/seed{i}: step {m.step:,} of {c['config']['max_iters']:,}"
              for c in configurations for i, m in enumerate(runs[c["name"]])
-             if m["stopped"] == "max_time" and m["step"] < c["config"]["max_iters"]]
+             if m.stopped == "max_time" and m.step < c["config"]["max_iters"]]
     if not short:
         return []
     return ["", "Stopped by the clock before the end of their learning-rate schedule (their rate had not decayed, "
@@ -262,14 +262,15 @@ def plot(configs: list[dict], runs: dict, seeds: int):
     figure = Figure(figsize=(18, 4.5))
     axes = figure.subplots(1, 3, sharey=True)
     for index, config in enumerate(configs):
-        histories = [m["history"] for m in runs[config["name"]]]
-        leaky = any(m["leaky"] for m in runs[config["name"]])
+        histories = [m.history for m in runs[config["name"]]]
+        leaky = any(m.leaky for m in runs[config["name"]])
         label = config["name"] + (f" [{LEAKY_LABEL}]" if leaky else "")
         colour = f"C{index % 10}"
         for ax, key in zip(axes, ("step", "wall_time_s", "flops")):
-            if not all(key in h for hist in histories for h in hist):
+            if any(getattr(h, key) is None for hist in histories for h in hist):
                 continue  # runs from before FLOPs were recorded
-            x, mean, low, high = band([([h[key] for h in hist], [h["bpc_joint"] for h in hist]) for hist in histories])
+            x, mean, low, high = band([([getattr(h, key) for h in hist], [h.bpc_joint for h in hist])
+                                       for hist in histories])
             ax.plot(x, mean, color=colour, linestyle="--" if leaky else "-", label=label)
             ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
     axes[0].set(xlabel="step", ylabel="validation bpc_joint", title=f"against steps (band: min..max over {seeds} seeds)")

@@ -20,25 +20,26 @@ from pathlib import Path
 
 from grid_dsl.language.diagnostics import UserError
 
-from model.network import checkpoint
+from model.network import metrics
+from model.network.metrics import Evaluation, RunMetrics
 from model.network.config import TrainConfig
 
 SHARE = 0.95  # of T: the estimate's margin, so the schedule ends before the clock does
 PROBE_DIR = "probe"
 
 
-def seconds_per_step_and_eval(history: list[dict]) -> tuple[float, float]:
+def seconds_per_step_and_eval(history: tuple[Evaluation, ...]) -> tuple[float, float]:
     """(seconds a training step, seconds an evaluation) from a run's history
     (an evaluation at step 0, before any training, then at the others): the
     step-0 evaluation times one evaluation, and the rest of the run's clock,
     less its other evaluations at that cost, is training (the whole clock, if
     a slow first evaluation leaves none: a step is never free)."""
     first, last = history[0], history[-1]
-    if first["step"] != 0 or last["step"] <= 0:
+    if first.step != 0 or last.step <= 0:
         raise ValueError("a probe's history runs from an evaluation at step 0 to one after training")
-    per_eval = first["wall_time_s"]
-    training = last["wall_time_s"] - len(history) * per_eval
-    return (training if training > 0 else last["wall_time_s"]) / last["step"], per_eval
+    per_eval = first.wall_time_s
+    training = last.wall_time_s - len(history) * per_eval
+    return (training if training > 0 else last.wall_time_s) / last.step, per_eval
 
 
 def steps_within(seconds: float, per_step: float, per_eval: float, eval_interval: int) -> int:
@@ -59,15 +60,15 @@ def steps_within(seconds: float, per_step: float, per_eval: float, eval_interval
     return low if run_time(low) <= budget else 0
 
 
-def probe(ds, run_dir: Path, config: TrainConfig, steps: int) -> dict:
-    """metrics.json of `config` trained `steps` steps in run_dir: the one
+def probe(ds, run_dir: Path, config: TrainConfig, steps: int) -> RunMetrics:
+    """The metrics of `config` trained `steps` steps in run_dir: the one
     there when it ran exactly those, else a new run (a probe is short: no
     resume)."""
     from model.training.train import train
 
-    metrics = checkpoint.read_metrics(run_dir)
-    if metrics and metrics.get("stopped") == "max_iters" and metrics.get("step") == steps:
-        return metrics
+    done = metrics.read(run_dir)
+    if done is not None and done.stopped == "max_iters" and done.step == steps:
+        return done
     if run_dir.exists():
         shutil.rmtree(run_dir)
     return train(ds, run_dir, config.replace(max_iters=steps), sample_fn=None)
@@ -78,8 +79,8 @@ def at_wall_clock(entry: dict, ds, seconds: float, probe_steps: int, out: Path) 
     probe says fit SHARE of `seconds`, and the probe's figures under "probe"."""
     config = TrainConfig.from_dict(entry["config"])
     print(f"probe {entry['name']}: {probe_steps} steps to time a step", file=sys.stderr)
-    metrics = probe(ds, out / PROBE_DIR / entry["name"], config, probe_steps)
-    per_step, per_eval = seconds_per_step_and_eval(metrics["history"])
+    probed = probe(ds, out / PROBE_DIR / entry["name"], config, probe_steps)
+    per_step, per_eval = seconds_per_step_and_eval(probed.history)
     steps = steps_within(seconds, per_step, per_eval, config.eval_interval)
     if steps < 1:
         raise UserError(f"configuration {entry['name']}: its probe took {per_step:.3g} s a step and {per_eval:.3g} s "

@@ -30,7 +30,8 @@ read by `load` (`torch.load(weights_only=True)`), which returns a
                 --freeze`); a resumed run keeps them frozen
     rng         {"torch", "cuda", "batches"}: generator states, so a resumed
                 run draws the same batches and dropout masks as an unbroken one
-    metrics     the last evaluation's numbers (what metrics.json holds)
+    metrics     the last evaluation's numbers (what metrics.json holds: a
+                RunMetrics, model/network/metrics.py)
 
 Version rule: FORMAT names the shape; any change of shape bumps its number,
 and `load` accepts only FORMAT (and an older version that reads losslessly
@@ -45,7 +46,6 @@ ids mean.
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,13 @@ from grid_dsl.data import records
 from grid_dsl.data.records import Record, RecordError, VersionError
 from grid_dsl.language.diagnostics import UserError
 
+from model.network import metrics
+from model.network.metrics import RunMetrics
+
 FORMAT = "multigrid-checkpoint/1"
 LAST = "ckpt.pt"
 BEST = "best.pt"
-METRICS = "metrics.json"
+METRICS = metrics.FILE
 
 
 @attrs.frozen
@@ -115,7 +118,7 @@ class Checkpoint(records.VersionedRecord):
     data: DataEntry
     frozen: tuple[str, ...] = ()
     rng: dict[str, Any]
-    metrics: dict
+    metrics: RunMetrics
 
     def network(self, **config_changes):
         """The model (a GridTransformer, on the CPU), its config changed by
@@ -282,12 +285,4 @@ def check_new_run(out: Path) -> None:
                         "or choose another --out")
 
 
-write_json = write_json_atomically  # metrics.json and the experiments' plans, like the checkpoints
-
-
-def read_metrics(run_dir: str | Path) -> dict | None:
-    """A run directory's metrics.json; None when it has none (yet) or it is unreadable."""
-    try:
-        return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+write_json = write_json_atomically  # the experiments' plans, like the checkpoints and metrics.json

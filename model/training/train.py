@@ -64,7 +64,8 @@ from model.network.config import MODEL_KEYS, TrainConfig, device_memory, resolve
 from model.training.context import referee_context
 from model.training.evaluate import LEAKY_LABEL, score_batches, select
 from model.network.transformer import GridTransformer
-from model.network import flops
+from model.network import flops, metrics
+from model.network.metrics import RunMetrics
 from model.network.model_axes import boundary_axis, grid_config, initial_axes, loss_mask, meta_columns, model_axes
 from model.training.tensorboard import RunLog
 
@@ -208,7 +209,7 @@ class Trainer:
         self.best = dict(state.best) if state else {"step": None, "bpc_joint": math.inf}
         self.evaluated_step = state.evaluated_step if state else None
         self.saved_step = state.step if state else None
-        self.metrics = dict(state.metrics) if state else {}
+        self.metrics: RunMetrics | None = state.metrics if state else None
         if state is not None:
             rng = state.rng
             torch.set_rng_state(rng["torch"].clone())
@@ -398,54 +399,49 @@ class Trainer:
                        f"bpc_joint {scores['val'].bpc_joint:.4f}{label}", file=sys.stderr)
         if keep:
             self.save(best)
-        checkpoint.write_json(self.out / checkpoint.METRICS, self.metrics)
+        self.metrics.write(self.out)
 
-    def summarise(self, scores: dict, reason: str | None) -> dict:
+    def summarise(self, scores: dict, reason: str | None) -> RunMetrics:
         """What metrics.json holds: the scores on the fixed batches, unweighted."""
         val, cfg = scores["val"], self.cfg
         step_seconds = self.seconds["wall"] - self.seconds["eval"]
-        return {
-            "format": "multigrid-metrics/1",
-            "leaky": self.leaky,
-            "label": LEAKY_LABEL if self.leaky else "honest",
-            "bpc_main": val.bpc_main,
-            "bpc_joint": val.bpc_joint,
-            "bits": val.bits,
-            "val_loss": val.losses,
-            "train_loss": scores["train"].losses,
-            # beside the validation score: a model far below it on train has overfitted its corpus
-            "train_bpc_joint": scores["train"].bpc_joint,
-            "train_bpc_main": scores["train"].bpc_main,
-            "step": self.step,
-            "stopped": reason or "running",
-            "tokens": self.tokens,
-            "tokens_per_s": self.tokens / step_seconds if step_seconds > 0 else 0.0,
-            # estimated training FLOPs (forward + backward) per position, and in all so far (model/network/flops.py)
-            "flops_per_char": self.flops_per_char,
-            "flops": self.flops_per_char * self.tokens,
-            # hierarchical runs: the share of positions the global blocks read, and of boundaries beyond the cap
-            "boundary_rate": self.boundary_rate if cfg.boundary else None,
-            "global_dropped": self.global_dropped if cfg.boundary else None,
-            "wall_time_s": self.seconds["wall"],
-            "parameters": self.raw.num_params(),
-            "axes": [{"name": a.name, "kind": a.kind, "mode": a.mode, "weight": a.weight, "causal": a.causal}
-                     for a in self.axes],
-            "prefix_checked": self.referee.to_dict() if self.referee else None,
-            # scores count only the characters this axis labels (a task's answers); None: every character
-            "loss_mask": self.raw.config.loss_mask,
-            "best": dict(self.best) if self.best["step"] is not None else None,
-            "eval": {"batches": cfg.eval_iters, "batch_size": cfg.batch_size, "block_size": cfg.block_size,
-                     "seed": cfg.eval_seed, "positions": val.positions},
-            "data": str(self.ds.path),
-            "spec_hash": self.data.spec_hash,
-            "processes": self.world,
-            "device": str(self.device),
-            "config": cfg.to_dict(),
+        flops = self.flops_per_char * self.tokens
+        evaluation = metrics.Evaluation(step=self.step, wall_time_s=self.seconds["wall"], bpc_joint=val.bpc_joint,
+                                        bpc_main=val.bpc_main, flops=flops)
+        return RunMetrics(
+            leaky=self.leaky,
+            label=LEAKY_LABEL if self.leaky else "honest",
+            bpc_main=val.bpc_main,
+            bpc_joint=val.bpc_joint,
+            bits=val.bits,
+            val_loss=val.losses,
+            train_loss=scores["train"].losses,
+            train_bpc_joint=scores["train"].bpc_joint,
+            train_bpc_main=scores["train"].bpc_main,
+            step=self.step,
+            stopped=reason or "running",
+            tokens=self.tokens,
+            tokens_per_s=self.tokens / step_seconds if step_seconds > 0 else 0.0,
+            flops_per_char=self.flops_per_char,
+            flops=flops,
+            boundary_rate=self.boundary_rate if cfg.boundary else None,
+            global_dropped=self.global_dropped if cfg.boundary else None,
+            wall_time_s=self.seconds["wall"],
+            parameters=self.raw.num_params(),
+            axes=tuple(metrics.ReadAxis(a.name, a.kind, a.mode, a.weight, a.causal) for a in self.axes),
+            prefix_checked=metrics.PrefixCheck.from_dict(self.referee.to_dict()) if self.referee else None,
+            loss_mask=self.raw.config.loss_mask,
+            best=metrics.Best(**self.best) if self.best["step"] is not None else None,
+            eval=metrics.EvalSetup(batches=cfg.eval_iters, batch_size=cfg.batch_size, block_size=cfg.block_size,
+                                   seed=cfg.eval_seed, positions=val.positions),
+            data=str(self.ds.path),
+            spec_hash=self.data.spec_hash,
+            processes=self.world,
+            device=str(self.device),
+            config=cfg.to_dict(),
             # every evaluation so far (restored with the checkpoint on --resume): learning curves
-            "history": [*self.metrics.get("history", []), {"step": self.step, "wall_time_s": self.seconds["wall"],
-                                                           "bpc_joint": val.bpc_joint, "bpc_main": val.bpc_main,
-                                                           "flops": self.flops_per_char * self.tokens}],
-        }
+            history=(*(self.metrics.history if self.metrics else ()), evaluation),
+        )
 
     def save(self, best: bool) -> None:
         if not self.master:

@@ -13,21 +13,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from grid_dsl.language.diagnostics import UserError
+from model.network import metrics
+from model.network.metrics import RunMetrics
 
-def runs(folder: Path) -> dict[str, list[dict]]:
+
+def runs(folder: Path) -> dict[str, list[RunMetrics]]:
     plan = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
     found = {}
     for config in plan["configurations"]:
-        files = sorted((folder / "runs" / config["name"]).glob("seed*/metrics.json"))
-        metrics = [json.loads(f.read_text(encoding="utf-8")) for f in files]
-        finished = [m for m in metrics if m.get("stopped") in ("max_iters", "max_time")]
+        files = sorted((folder / "runs" / config["name"]).glob("seed*/" + metrics.FILE))  # none yet: not started
+        read = [metrics.load(file.parent) for file in files]  # a damaged one: UserError, said by main
+        finished = [m for m in read if m.stopped in ("max_iters", "max_time")]
         if finished:
-            flat = not (finished[0]["config"].get("boundary") or "")
+            flat = not (finished[0].config.get("boundary") or "")
             found[("flat " if flat else "hierarchical ") + config["name"]] = finished
     return found
 
@@ -42,7 +47,7 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
     return diff, diff - half, diff + half
 
 
-def plot(table: dict[str, list[dict]], path: str) -> None:
+def plot(table: dict[str, list[RunMetrics]], path: str) -> None:
     """bpc_joint against FLOPs and against seconds; a curve is the mean over
     seeds at each evaluation (seconds: their mean too, as clocks differ)."""
     import matplotlib
@@ -52,8 +57,8 @@ def plot(table: dict[str, list[dict]], path: str) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, ms in table.items():
-        n = min(len(m["history"]) for m in ms)
-        points = np.array([[(h["flops"], h["wall_time_s"], h["bpc_joint"]) for h in m["history"][1:n]] for m in ms])
+        n = min(len(m.history) for m in ms)
+        points = np.array([[(h.flops, h.wall_time_s, h.bpc_joint) for h in m.history[1:n]] for m in ms])
         flops, seconds, bpc = points.mean(0).T
         for ax, x in zip(axes, (flops, seconds)):
             ax.plot(x, bpc, marker="o", ms=2, ls="--" if name.startswith("flat") else "-", label=name)
@@ -70,7 +75,7 @@ def main(folders: list[str], plot_to: str | None = None) -> None:
     table = {}
     for folder in folders:
         table.update(runs(Path(folder)))
-    bpc = {name: [m["bpc_joint"] for m in ms] for name, ms in table.items()}
+    bpc = {name: [m.bpc_joint for m in ms] for name, ms in table.items()}
     flat = [n for n in table if n.startswith("flat") and len(bpc[n]) > 1]
     best = min(flat, key=lambda n: np.mean(bpc[n])) if flat else None
     print("| configuration | seeds | steps | FLOPs | seconds | train bpc_joint | bpc_joint | Δ to the best flat |")
@@ -83,9 +88,10 @@ def main(folders: list[str], plot_to: str | None = None) -> None:
         if best and name != best and len(values) > 1:
             d, lo, hi = welch(values, bpc[best])
             delta = f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-        train = np.mean([m.get("train_bpc_joint", math.nan) for m in ms])
-        print(f"| {name} | {len(ms)} | {np.mean([m['step'] for m in ms]):,.0f} | "
-              f"{np.mean([m.get('flops', math.nan) for m in ms]):.3g} | {np.mean([m['wall_time_s'] for m in ms]):,.0f} | "
+        train = np.mean([math.nan if m.train_bpc_joint is None else m.train_bpc_joint for m in ms])
+        print(f"| {name} | {len(ms)} | {np.mean([m.step for m in ms]):,.0f} | "
+              f"{np.mean([math.nan if m.flops is None else m.flops for m in ms]):.3g} | "
+              f"{np.mean([m.wall_time_s for m in ms]):,.0f} | "
               f"{train:.4f} | {mean:.4f} ± {sd:.4f} [{mean - half:.4f}, {mean + half:.4f}] | {delta} |")
     if best:
         print(f"\nΔ: against {best} (unpaired: Welch's t).")
@@ -98,4 +104,8 @@ if __name__ == "__main__":
     parser.add_argument("folders", nargs="+", help="comparison folders (multigrid compare --out)")
     parser.add_argument("--plot", help="write the validation curves against FLOPs and seconds here (PNG)")
     args = parser.parse_args()
-    main(args.folders, args.plot)
+    try:
+        main(args.folders, args.plot)
+    except UserError as err:  # a run's metrics.json damaged or from another version: named, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
