@@ -26,7 +26,8 @@ def script(path: Path, *args) -> str:
     return done.stdout
 
 
-def comparison(folder: Path, config: str, finals: list[float], boundary: str = "", stopped: str = "max_iters"):
+def comparison(folder: Path, config: str, finals: list[float], boundary: str = "", stopped: str = "max_iters",
+               max_iters: int = 4):
     """A `multigrid compare` folder as the table reads it: compare.json and one metrics.json a seed."""
     folder.mkdir(parents=True)
     (folder / "compare.json").write_text(json.dumps({"configurations": [{"name": config}]}))
@@ -34,7 +35,7 @@ def comparison(folder: Path, config: str, finals: list[float], boundary: str = "
         history = [{"step": s, "flops": 1e9 * s, "wall_time_s": 2.0 * s, "bpc_joint": final + 1.0 / s} for s in (1, 2, 4)]
         run = folder / "runs" / config / f"seed{i}"
         run.mkdir(parents=True)
-        run_metrics(history, stopped=stopped, config={"boundary": boundary}, bpc_joint=final,
+        run_metrics(history, stopped=stopped, config={"boundary": boundary, "max_iters": max_iters}, bpc_joint=final,
                     train_bpc_joint=final - 0.1, flops=4e9).write(run)
 
 
@@ -43,8 +44,9 @@ def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(
     comparison(tmp_path / "worse", "flat256", [3.0, 3.1])
     comparison(tmp_path / "hier", "words", [1.9, 1.95, 2.0], boundary="words")
     comparison(tmp_path / "unfinished", "half", [1.0], boundary="words", stopped="running")
+    comparison(tmp_path / "short", "cut", [1.0], boundary="words", max_iters=8)  # stopped at 4 of a later plan's 8
     out = script(HIERARCHY, tmp_path / "flat", tmp_path / "worse", tmp_path / "hier", tmp_path / "unfinished",
-                 "--plot", tmp_path / "curves.png")
+                 tmp_path / "short", "--plot", tmp_path / "curves.png")
 
     a, b = np.array([1.9, 1.95, 2.0]), np.array([2.0, 2.2])
     va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 2
@@ -55,7 +57,7 @@ def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(
     assert f"| {diff:+.4f} [{diff - half:+.4f}, {diff + half:+.4f}] |" in out
     assert "| flat flat64 | 2 | 4 | 4e+09 | 8 | 2.0000 | 2.1000 ± 0.1414 " in out and "| — |" in out
     assert "Δ: against flat flat64" in out  # the better flat model, not the first or the worse
-    assert "half" not in out  # a run still training is no result
+    assert "half" not in out and "cut" not in out  # a run still training, or short of its steps, is no result
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 

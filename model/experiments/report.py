@@ -43,7 +43,7 @@ SCORES = {
     "bpc_main": lambda m: m.bpc_main,
     "lowest_bpc_joint": lambda m: m.best.bpc_joint if m.best else math.nan,
     # the same fixed batches drawn from the train split (runs before it was recorded: nan)
-    "train_bpc_joint": lambda m: _number(m.train_bpc_joint),
+    "train_bpc_joint": lambda m: metrics.or_nan(m.train_bpc_joint),
 }
 COLUMNS = ["config", "spec", "sweep", "baseline", "seeds", "leaky", "label", "prefix_checked", "axes", "parameters",
            "matched", "steps", "wall_time_s", "tokens_per_s", "flops", "lowest_step"]
@@ -88,11 +88,6 @@ def interval(values) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
-def _number(value: float | None) -> float:
-    """nan for a figure a run did not record (written before it was)."""
-    return math.nan if value is None else value
-
-
 def prefix_checked_cell(runs: list[RunMetrics]) -> str:
     """The referee's result over a configuration's runs: "positions/mismatches"
     added up over seeds, "-" when they read no context axis."""
@@ -118,7 +113,7 @@ def summarise(config: dict, runs: dict) -> dict:
         "steps": float(np.mean([m.step for m in own])),
         "wall_time_s": float(np.mean([m.wall_time_s for m in own])),
         "tokens_per_s": float(np.mean([m.tokens_per_s for m in own])),
-        "flops": float(np.mean([_number(m.flops) for m in own])),  # estimated training FLOPs (flops.py)
+        "flops": float(np.mean([metrics.or_nan(m.flops) for m in own])),  # estimated training FLOPs (flops.py)
         "lowest_step": float(np.mean([m.best.step if m.best else math.nan for m in own])),
     }
     for score, value in SCORES.items():

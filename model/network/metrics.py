@@ -15,6 +15,7 @@ record is None: nan in the tables).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import attrs
@@ -124,6 +125,12 @@ class RunMetrics(VersionedRecord):
 
     def write(self, run_dir: str | Path) -> None:
         write_json_atomically(Path(run_dir) / FILE, self.to_dict())
+
+
+def or_nan(value: float | None) -> float:
+    """nan for a figure a run did not record (written before it was), so a
+    table's mean over runs shows it missing instead of failing."""
+    return math.nan if value is None else value
 
 
 def load(run_dir: str | Path) -> RunMetrics:

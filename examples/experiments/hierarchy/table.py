@@ -30,7 +30,7 @@ def runs(folder: Path) -> dict[str, list[RunMetrics]]:
     for config in plan["configurations"]:
         files = sorted((folder / "runs" / config["name"]).glob("seed*/" + metrics.FILE))  # none yet: not started
         read = [metrics.load(file.parent) for file in files]  # a damaged one: UserError, said by main
-        finished = [m for m in read if m.stopped in ("max_iters", "max_time")]
+        finished = [m for m in read if m.finished(m.config["max_iters"])]
         if finished:
             flat = not (finished[0].config.get("boundary") or "")
             found[("flat " if flat else "hierarchical ") + config["name"]] = finished
@@ -88,9 +88,9 @@ def main(folders: list[str], plot_to: str | None = None) -> None:
         if best and name != best and len(values) > 1:
             d, lo, hi = welch(values, bpc[best])
             delta = f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-        train = np.mean([math.nan if m.train_bpc_joint is None else m.train_bpc_joint for m in ms])
+        train = np.mean([metrics.or_nan(m.train_bpc_joint) for m in ms])
         print(f"| {name} | {len(ms)} | {np.mean([m.step for m in ms]):,.0f} | "
-              f"{np.mean([math.nan if m.flops is None else m.flops for m in ms]):.3g} | "
+              f"{np.mean([metrics.or_nan(m.flops) for m in ms]):.3g} | "
               f"{np.mean([m.wall_time_s for m in ms]):,.0f} | "
               f"{train:.4f} | {mean:.4f} ± {sd:.4f} [{mean - half:.4f}, {mean + half:.4f}] | {delta} |")
     if best:
