@@ -89,7 +89,7 @@ def edit_manifest(change):
     (lambda d: (d / "manifest.json").write_text("{\"format\": "), "corrupt manifest (Expecting value)"),
     (edit_manifest(lambda m: m["axes"][0].update(vocab=["_", "WORD", "WORD"])), "axes[0].vocab (w): 'WORD' appears twice"),
     (edit_manifest(lambda m: m["main"].update(vocab=["a", "a"])), "main.vocab: 'a' appears twice"),
-    (edit_manifest(lambda m: m["axes"][0].pop("causal")), "corrupt manifest (axes[0].causal: missing)"),
+    (edit_manifest(lambda m: m["axes"][0].pop("causal")), "is damaged or was edited (axes[0].causal: missing)"),
     (edit_manifest(lambda m: m.update(format="multigrid-dataset/9")), "not a dataset this version of multigrid reads"),
 ])
 def test_damaged_datasets(dataset, tmp_path, capsys, damage, message):

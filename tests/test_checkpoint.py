@@ -126,7 +126,7 @@ def test_other_files_are_refused(tmp_path):
                                         r"this version of multigrid reads 'multigrid-checkpoint/1'\); train the run"):
         checkpoint.load(tmp_path / "other.pt")
     torch.save({"format": checkpoint.FORMAT}, tmp_path / "partial.pt")
-    with pytest.raises(UserError, match=r"partial.pt is corrupted or was edited \(config: missing\)"):
+    with pytest.raises(UserError, match=r"partial.pt is damaged or was edited \(config: missing\)"):
         checkpoint.load(tmp_path / "partial.pt")
     with pytest.raises(UserError, match=f"checkpoint not found: {tmp_path / 'ckpt.pt'}; {tmp_path} holds no ckpt.pt"):
         checkpoint.load(tmp_path)
@@ -202,4 +202,4 @@ def test_a_checkpoint_edited_badly_names_the_key(run, tmp_path, capsys):
     data = {**values["data"], "axes": [{**values["data"]["axes"][0], "mode": None}]}
     copy = another_version(run, tmp_path, data=data)
     assert main(["sample", str(copy), "--chars", "4"]) == 2
-    assert "ckpt.pt is corrupted or was edited (data.axes[0].mode: expected str, found null)" in capsys.readouterr().err
+    assert "ckpt.pt is damaged or was edited (data.axes[0].mode: expected str, found null)" in capsys.readouterr().err

@@ -203,7 +203,7 @@ def test_a_manifest_edited_badly_names_the_key(tmp_path, edit, where):
     compile_to(tmp_path / "ds")
     manifest = tmp_path / "ds/manifest.json"
     manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
-    with pytest.raises(UserError, match=rf"manifest.json: corrupt manifest \({where}\); {RECOMPILE}"):
+    with pytest.raises(UserError, match=rf"manifest.json is damaged or was edited \({where}\); {RECOMPILE}"):
         Dataset.open(tmp_path / "ds")
 
 

@@ -54,7 +54,7 @@ from pathlib import Path
 import attrs
 
 from grid_dsl.data import records
-from grid_dsl.data.records import Record, RecordError, VersionError
+from grid_dsl.data.records import Record, RecordError
 from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-dataset/1"
@@ -206,17 +206,12 @@ def read_manifest(path: str | Path) -> Manifest:
         raise UserError(f"{file}:{err.lineno}:{err.colno}: corrupt manifest ({err.msg}); "
                         "compile the dataset again") from None
     recompile = f"compile the dataset again with this version (`multigrid compile SPEC CORPUS --out {path}`)"
-    try:
-        manifest = Manifest.from_dict(values)
-    except VersionError as err:
-        raise UserError(f"{file}: not a dataset this version of multigrid reads ({err}); {recompile}") from None
-    except RecordError as err:
-        raise UserError(f"{file}: corrupt manifest ({err}); {recompile}") from None
+    manifest = Manifest.from_file_values(values, file, "a dataset", version_fix=recompile, damage_fix=recompile)
     vocabularies = [("main.vocab", manifest.main.vocab)] + [(f"axes[{i}].vocab ({a.name})", a.vocab)
                                                             for i, a in enumerate(manifest.axes)]
     for where, vocab in vocabularies:  # ids would mean two things, or one label two ids
         if len(set(vocab)) < len(vocab):
             seen: set = set()
             twice = next(label for label in vocab if label in seen or seen.add(label))
-            raise UserError(f"{file}: corrupt manifest ({where}: {twice!r} appears twice); {recompile}")
+            raise UserError(f"{file} is damaged or was edited ({where}: {twice!r} appears twice); {recompile}")
     return manifest

@@ -23,6 +23,8 @@ from typing import Any
 
 import attrs
 
+from grid_dsl.language.diagnostics import UserError
+
 
 class RecordError(ValueError):
     """A plain value that does not fit a record; the message names where."""
@@ -73,6 +75,18 @@ class VersionedRecord(Record):
 
     def to_dict(self) -> dict:
         return {"format": self.FORMAT, **super().to_dict()}
+
+    @classmethod
+    def from_file_values(cls, values: Any, file, what: str, *, version_fix: str, damage_fix: str):
+        """The record `values` (read from `file`) hold; a UserError naming the
+        file, what is wrong and the fix when they are of another version
+        (`what`: "a dataset", "a checkpoint", "metrics") or damaged."""
+        try:
+            return cls.from_dict(values)
+        except VersionError as err:
+            raise UserError(f"{file}: not {what} this version of multigrid reads ({err}); {version_fix}") from None
+        except RecordError as err:
+            raise UserError(f"{file} is damaged or was edited ({err}); {damage_fix}") from None
 
 
 def structure(kind, value, where: str):

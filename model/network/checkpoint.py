@@ -55,7 +55,7 @@ import attrs
 from grid_dsl.data.files import write_atomically, write_json_atomically
 from grid_dsl.data.manifest import AxisEntry, CorpusEntry
 from grid_dsl.data import records
-from grid_dsl.data.records import Record, RecordError, VersionError
+from grid_dsl.data.records import Record
 from grid_dsl.language.diagnostics import UserError
 
 from model.network import metrics
@@ -177,14 +177,10 @@ def load(path: str | Path, best: bool = False) -> Checkpoint:
     except Exception as err:  # noqa: BLE001 -- torch.load raises RuntimeError, EOFError, ValueError... on damaged files
         raise UserError(f"{file} is truncated or corrupted ({type(err).__name__}: {first_line(err)}); "
                         "use another checkpoint (best.pt or ckpt.pt of the run) or train again") from None
-    try:
-        return Checkpoint.from_dict(state)
-    except VersionError as err:
-        raise UserError(f"{file}: not a checkpoint this version of multigrid reads ({err}); train the run again "
-                        "with this version, or read it with the version of multigrid that wrote it") from None
-    except RecordError as err:
-        raise UserError(f"{file} is corrupted or was edited ({err}); use another checkpoint (best.pt or ckpt.pt "
-                        "of the run) or train again") from None
+    return Checkpoint.from_file_values(
+        state, file, "a checkpoint",
+        version_fix="train the run again with this version, or read it with the version of multigrid that wrote it",
+        damage_fix="use another checkpoint (best.pt or ckpt.pt of the run) or train again")
 
 
 def first_line(err: BaseException) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from grid_dsl.data.files import write_json_atomically
-from grid_dsl.data.records import Record, RecordError, VersionedRecord, VersionError
+from grid_dsl.data.records import Record, VersionedRecord
 from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-metrics/1"
@@ -143,14 +143,8 @@ def load(run_dir: str | Path) -> RunMetrics:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise UserError(f"{path} is not readable JSON ({err}); train the run again or resume it") from None
-    try:
-        return RunMetrics.from_dict(values)
-    except VersionError as err:
-        raise UserError(f"{path}: not metrics this version of multigrid reads ({err}); train the run again "
-                        "with this version") from None
-    except RecordError as err:
-        raise UserError(f"{path} is damaged or was edited ({err}); resume the run (`--resume`) to write it "
-                        "again, or train it again") from None
+    return RunMetrics.from_file_values(values, path, "metrics", version_fix="train the run again with this version",
+                                       damage_fix="resume the run (`--resume`) to write it again, or train it again")
 
 
 def read(run_dir: str | Path) -> RunMetrics | None:
