@@ -11,8 +11,8 @@ import pytest
 import model.training.train
 from model.cli.main import main
 from grid_dsl.data.dataset import Dataset
-from model.experiments import report
-from model.experiments.compare import FORMAT
+from model.experiments import compare_plan, report
+from model.experiments.compare_plan import FORMAT, Configuration, Matched
 from model.network.config import TrainConfig
 from model.training.evaluate import LEAKY_LABEL
 
@@ -191,6 +191,28 @@ def test_other_settings_for_the_same_out_are_refused(compared, monkeypatch, caps
     assert json.loads((out / "compare.json").read_text())["format"] == FORMAT
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda plan: {**plan, "format": "multigrid-compare/0"},
+     "not a comparison this version of multigrid reads (format 'multigrid-compare/0', this version of multigrid reads "
+     "'multigrid-compare/1'); run it again with this version into a new --out"),
+    (lambda plan: {**plan, "settings": {**plan["settings"], "seeds": "2"}},
+     "is damaged or was edited (settings.seeds: expected int, found str); mend the file, or run the comparison again "
+     "into a new --out"),
+    (lambda plan: {**plan, "configurations": [{**plan["configurations"][0], "matched": {"by": "width"}}]},
+     "is damaged or was edited (configurations[0].matched.key: missing)"),
+])
+def test_a_damaged_or_foreign_plan_is_named_with_exit_2(compared, tmp_path, capsys, edit, message):
+    done, args = compared
+    out = tmp_path / "cmp"
+    shutil.copytree(done, out)
+    file = out / "compare.json"
+    file.write_text(json.dumps(edit(json.loads(file.read_text()))))
+    assert main([str(out) if a == str(done) else a for a in args]) == 2
+    err = capsys.readouterr().err
+    assert f"{file}: {message}" in err or f"{file} {message}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 # ------------------------------------------------------------ the options
 
 
@@ -208,6 +230,8 @@ def test_match_params_brings_parameter_counts_close(specs, tmp_path):
     assert grid["parameters"] == metrics(out, "predict", 0)["parameters"]
     assert abs(grid["parameters"] - target) / target < abs(matched["unmatched_parameters"] - target) / target
     assert rows(out)["predict"]["matched"] == f"n_embd 32->{matched['to']}"
+    read = compare_plan.load(out).configurations[1].matched  # "from" in the file, from_ in the record
+    assert (read.from_, read.to, read.baseline_parameters) == (32, matched["to"], target)
     assert f"n_embd 32 → {matched['to']}, {grid['parameters']:,} parameters (baseline {target:,};" in (
         out / "results.md").read_text()
 
@@ -257,17 +281,17 @@ def test_interval_uses_students_t():
 def test_match_params_says_when_it_adjusted_nothing():
     from model.experiments.report import matched_lines
 
-    def config(name, before, after):
-        return {"name": name, "parameters": 1000, "matched": {"by": "width", "key": "n_embd", "from": before,
-                                                              "to": after, "baseline_parameters": 990,
-                                                              "unmatched_parameters": 1000}}
+    def config(name, before, after, matched=True):
+        return Configuration(name, "spec", "data/spec", {}, {}, 1000, matched=Matched(
+            by="width", key="n_embd", from_=before, to=after, baseline_parameters=990,
+            unmatched_parameters=1000) if matched else None)
 
     kept = matched_lines([config("a", 32, 32)])
     assert "nothing adjusted: every configuration was already the closest" in kept[1]
     assert kept[2] == "- a: n_embd 32 kept (nothing adjusted), 1,000 parameters (baseline 990; 1,000 unmatched)"
     changed = matched_lines([config("a", 32, 32), config("b", 32, 28)])
     assert "(n_embd adjusted)" in changed[1] and "n_embd 32 → 28" in changed[3]
-    assert matched_lines([{"name": "a", "matched": None}])[1].startswith("Parameters not matched")
+    assert matched_lines([config("a", 32, 32, matched=False)])[1].startswith("Parameters not matched")
 
 
 def test_equal_flops_buys_cheaper_models_more_steps(specs, tmp_path):
@@ -356,7 +380,7 @@ def test_probe_steps_need_max_time(specs, tmp_path, capsys):
 def test_runs_the_clock_cut_short_are_listed():
     from model.experiments.report import cut_short_lines
 
-    configs = [{"name": "a", "config": {"max_iters": 100}}, {"name": "b", "config": {"max_iters": 50}}]
+    configs = [Configuration(name, "spec", "data/spec", {}, {"max_iters": steps}, 1) for name, steps in (("a", 100), ("b", 50))]
     def run(stopped, step):  # what cut_short_lines reads of a RunMetrics
         return SimpleNamespace(stopped=stopped, step=step)
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from grid_dsl.data import manifest as manifest_module
 from grid_dsl.data.manifest import (FORMAT, AxisCheck, AxisEntry, CorpusEntry, MainEntry, Manifest, PrefixCheck,
                                     ShardEntry, SpecEntry, SplitRule, SplitSize, dumps_manifest)
-from grid_dsl.data.records import Record, RecordError
+from grid_dsl.data.records import Record, RecordError, VersionedRecord
 from model.cli.main import main
-from model.network import checkpoint
+from model.experiments import compare_plan
+from model.network import checkpoint, metrics
 from model.network.checkpoint import DataEntry, ModelAxis
 from test_dataset import compile_to
 
@@ -72,12 +73,23 @@ def test_a_checkpoint_data_entry_round_trips(entry):
 
 
 def test_records_have_no_string_keys():
-    """Code that reads a manifest or checkpoint by key cannot work."""
-    records = [cls for module in (manifest_module, checkpoint) for cls in vars(module).values()
-               if isinstance(cls, type) and issubclass(cls, Record) and cls is not Record]
-    assert len(records) >= 12
+    """Code that reads a manifest, a checkpoint, metrics or a comparison's plan by key cannot work."""
+    records = [cls for module in (manifest_module, checkpoint, metrics, compare_plan) for cls in vars(module).values()
+               if isinstance(cls, type) and issubclass(cls, Record) and cls not in (Record, VersionedRecord)]
+    assert len(records) >= 20
     for cls in records:
         assert attrs.has(cls) and not hasattr(cls, "__getitem__") and not hasattr(cls, "get"), cls
+
+
+def test_a_field_named_in_its_metadata_is_read_and_written_under_that_key():
+    """A key that is no Python name ("from") is a field with another name."""
+    values = {"by": "width", "key": "n_embd", "from": 32, "to": 28, "unmatched_parameters": 9, "baseline_parameters": 8}
+    matched = compare_plan.Matched.from_dict(values)
+    assert matched.from_ == 32 and matched.to_dict() == values
+    with pytest.raises(RecordError, match="matched.from: expected int, found str"):
+        compare_plan.Matched.from_dict({**values, "from": "32"}, "matched")
+    with pytest.raises(RecordError, match="from_: unexpected key"):
+        compare_plan.Matched.from_dict({**values, "from_": 32})
 
 
 def test_an_int_is_a_float_but_a_bool_is_not_an_int():

@@ -2,7 +2,6 @@
 examples/experiments/hierarchy/table.py (runs compared at equal FLOPs, unpaired)
 and examples/experiments/tasks/table.py (eval-task exact match over seeds)."""
 
-import json
 import math
 import subprocess
 import sys
@@ -13,7 +12,9 @@ from scipy import stats
 
 from conftest import run_metrics
 from grid_dsl.data.tasks import parse_task
+from model.experiments.compare_plan import ComparePlan, Configuration, Settings
 from model.experiments.tasks import SizeResult, write
+from model.network.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 HIERARCHY = ROOT / "examples" / "experiments" / "hierarchy" / "table.py"
@@ -30,12 +31,15 @@ def comparison(folder: Path, config: str, finals: list[float], boundary: str = "
                max_iters: int = 4):
     """A `multigrid compare` folder as the table reads it: compare.json and one metrics.json a seed."""
     folder.mkdir(parents=True)
-    (folder / "compare.json").write_text(json.dumps({"configurations": [{"name": config}]}))
+    planned = TrainConfig(boundary=boundary, max_iters=max_iters).to_dict()  # every run stops at step 4
+    settings = Settings(corpus="grimm", specs=(), baseline=False, seeds=len(finals), steps=None, max_time=None,
+                        val_fraction=0.1, data_seed=0, sweep={}, config=planned, flops=4e9)
+    ComparePlan(settings, (Configuration(config, config, f"data/{config}", {}, planned, 1),)).write(folder)
     for i, final in enumerate(finals):
         history = [{"step": s, "flops": 1e9 * s, "wall_time_s": 2.0 * s, "bpc_joint": final + 1.0 / s} for s in (1, 2, 4)]
         run = folder / "runs" / config / f"seed{i}"
         run.mkdir(parents=True)
-        run_metrics(history, stopped=stopped, config={"boundary": boundary, "max_iters": max_iters}, bpc_joint=final,
+        run_metrics(history, stopped=stopped, config={"boundary": boundary, "max_iters": 4}, bpc_joint=final,
                     train_bpc_joint=final - 0.1, flops=4e9).write(run)
 
 
@@ -44,7 +48,7 @@ def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(
     comparison(tmp_path / "worse", "flat256", [3.0, 3.1])
     comparison(tmp_path / "hier", "words", [1.9, 1.95, 2.0], boundary="words")
     comparison(tmp_path / "unfinished", "half", [1.0], boundary="words", stopped="running")
-    comparison(tmp_path / "short", "cut", [1.0], boundary="words", max_iters=8)  # stopped at 4 of a later plan's 8
+    comparison(tmp_path / "short", "cut", [1.0], boundary="words", max_iters=8)  # stopped at 4 of its plan's 8
     out = script(HIERARCHY, tmp_path / "flat", tmp_path / "worse", tmp_path / "hier", tmp_path / "unfinished",
                  tmp_path / "short", "--plot", tmp_path / "curves.png")
 
@@ -57,11 +61,11 @@ def test_the_hierarchy_table_gives_welch_s_interval_against_the_best_flat_model(
     assert f"| {diff:+.4f} [{diff - half:+.4f}, {diff + half:+.4f}] |" in out
     assert "| flat flat64 | 2 | 4 | 4e+09 | 8 | 2.0000 | 2.1000 ± 0.1414 " in out and "| — |" in out
     assert "Δ: against flat flat64" in out  # the better flat model, not the first or the worse
-    assert "half" not in out and "cut" not in out  # a run still training, or short of its steps, is no result
+    assert "half" not in out and "cut" not in out  # a run still training, or short of its plan's steps, is no result
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_hierarchy_table_names_a_damaged_run_and_exits_2(tmp_path):
+def test_the_hierarchy_table_names_a_damaged_run_or_plan_and_exits_2(tmp_path):
     comparison(tmp_path / "flat", "flat64", [2.0, 2.2])
     bad = tmp_path / "flat" / "runs" / "flat64" / "seed1" / "metrics.json"
     bad.write_text(bad.read_text().replace('"step": 4,', '"step": "4",', 1))
@@ -69,6 +73,12 @@ def test_the_hierarchy_table_names_a_damaged_run_and_exits_2(tmp_path):
                           cwd=ROOT)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: {bad} is damaged or was edited (step: expected int, found str)" in done.stderr
+    plan = tmp_path / "flat" / "compare.json"
+    plan.write_text(plan.read_text().replace('"seeds": 2', '"seeds": "2"', 1))
+    done = subprocess.run([sys.executable, str(HIERARCHY), str(tmp_path / "flat")], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: {plan} is damaged or was edited (settings.seeds: expected int, found str)" in done.stderr
 
 
 def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):

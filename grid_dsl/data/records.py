@@ -12,13 +12,17 @@ read by attribute only.
 Field types understood: str, int, float (an int is accepted), bool, None,
 `X | Y`, `tuple[X, ...]` and `tuple[X, Y]` (lists in the plain form),
 `dict[str, X]`, another Record, and `typing.Any` or bare `dict` / `list`
-for values passed through unchecked (a checkpoint's tensors).
+for values passed through unchecked (a checkpoint's tensors). A field is
+written under its name, or under the key its metadata gives where the file's
+key is no Python name (`attrs.field(metadata={"key": "from"})`).
 """
 
 from __future__ import annotations
 
+import json
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -39,17 +43,18 @@ class Record:
     def from_dict(cls, values: Any, where: str = ""):
         if not isinstance(values, dict):
             raise RecordError(f"{where or 'the record'}: expected a dict of keys, found {_name(values)}")
-        fields = attrs.fields_dict(attrs.resolve_types(cls))
+        fields = {_key(f): f for f in attrs.fields(attrs.resolve_types(cls))}
         unknown = [key for key in values if key not in fields]
         if unknown:
             raise RecordError(f"{_at(where, unknown[0])}: unexpected key")
-        missing = [name for name, f in fields.items() if name not in values and f.default is attrs.NOTHING]
+        missing = [key for key, f in fields.items() if key not in values and f.default is attrs.NOTHING]
         if missing:
             raise RecordError(f"{_at(where, missing[0])}: missing")
-        return cls(**{name: structure(fields[name].type, value, _at(where, name)) for name, value in values.items()})
+        return cls(**{fields[key].name: structure(fields[key].type, value, _at(where, key))
+                      for key, value in values.items()})
 
     def to_dict(self) -> dict:
-        return {f.name: unstructure(getattr(self, f.name)) for f in attrs.fields(type(self))}
+        return {_key(f): unstructure(getattr(self, f.name)) for f in attrs.fields(type(self))}
 
 
 class VersionError(RecordError):
@@ -87,6 +92,19 @@ class VersionedRecord(Record):
             raise UserError(f"{file}: not {what} this version of multigrid reads ({err}); {version_fix}") from None
         except RecordError as err:
             raise UserError(f"{file} is damaged or was edited ({err}); {damage_fix}") from None
+
+    @classmethod
+    def from_json_file(cls, path: Path, what: str, *, missing: str, version_fix: str, damage_fix: str):
+        """The record the JSON file `path` holds; UserError `PATH not found:
+        MISSING` when there is none, and naming it and the fix (`damage_fix`
+        for bad JSON too) as `from_file_values` when it does not read."""
+        if not path.is_file():
+            raise UserError(f"{path} not found: {missing}")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UserError(f"{path} is not readable JSON ({err}); {damage_fix}") from None
+        return cls.from_file_values(values, path, what, version_fix=version_fix, damage_fix=damage_fix)
 
 
 def structure(kind, value, where: str):
@@ -135,6 +153,11 @@ def unstructure(value):
     if type(value) is dict:  # a dict subclass (a state_dict) is passed through as it is
         return {k: unstructure(v) for k, v in value.items()}
     return value
+
+
+def _key(field: attrs.Attribute) -> str:
+    """The key of `field` in the plain form."""
+    return field.metadata.get("key", field.name)
 
 
 def _at(where: str, key: str) -> str:

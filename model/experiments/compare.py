@@ -28,7 +28,7 @@ baseline are paired by seed (model/experiments/report.py).
 multiple of n_head) or n_layer whose parameter count (num_params) is the
 closest to its baseline's, so that a gain cannot be bought with parameters.
 
-    DIR/compare.json              the settings and every configuration; a rerun must match them
+    DIR/compare.json              the settings and every configuration (compare_plan.py); a rerun must match them
     DIR/data/<spec>/              the compiled datasets
     DIR/probe/<config>/           with --probe-steps: each configuration's probe (wallclock.py)
     DIR/runs/<config>/seed<i>/    one training run each (model/training/train.py); DIR/runs is the
@@ -54,13 +54,13 @@ import attrs
 
 from grid_dsl.language.diagnostics import UserError
 
+from model.experiments import compare_plan
+from model.experiments.compare_plan import ComparePlan, Configuration, FlopsPlan, Matched, Settings, SpecRef
 from model.experiments.wallclock import at_wall_clock
 from model.network import checkpoint, metrics
 from model.network.metrics import RunMetrics
 from model.network.config import TrainConfig, parse_value, unknown_key
 
-FORMAT = "multigrid-compare/1"
-PLAN = "compare.json"
 BASELINE = "baseline"
 FIXED_KEYS = ("seed", "eval_seed")  # set by the comparison: --seeds, and one set of validation batches
 BASELINE_IGNORES = ("fusion", "axes")  # keys that change nothing in a model without axes
@@ -88,33 +88,33 @@ def run(args) -> int:
     if args.steps:
         base = base.replace(max_iters=args.steps)
     sweep = parse_sweep(args.sweep)
-    settings = {"corpus": args.corpus, "specs": [{"name": n, "hash": p.spec_hash} for n, p in plans.items()],
-                "baseline": args.baseline, "seeds": args.seeds, "steps": args.steps, "max_time": args.max_time,
-                "flops": args.flops, "probe_steps": args.probe_steps,
-                "sweep": {key: [text for text, _ in values] for key, values in sweep.items()},
-                "match_params": args.match_params, "val_fraction": args.val_fraction, "data_seed": args.data_seed,
-                "config": base.to_dict()}
+    settings = Settings(corpus=args.corpus, specs=tuple(SpecRef(n, p.spec_hash) for n, p in plans.items()),
+                        baseline=args.baseline, seeds=args.seeds, steps=args.steps, max_time=args.max_time,
+                        flops=args.flops, probe_steps=args.probe_steps,
+                        sweep={key: tuple(text for text, _ in values) for key, values in sweep.items()},
+                        match_params=args.match_params, val_fraction=args.val_fraction, data_seed=args.data_seed,
+                        config=base.to_dict())
     check_settings(out, settings)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings})  # a rerun after a failed compile matches
+    ComparePlan(settings).write(out)  # a rerun after a failed compile is checked against these settings
 
     datasets = compile_specs(plans, args.corpus, out, args.val_fraction, args.data_seed)
     configs = plan_configurations(datasets, base, sweep, args.baseline, args.match_params)
     if args.flops:
-        configs = [at_flops(entry, datasets[entry["data"]], args.flops) for entry in configs]
+        configs = [at_flops(entry, datasets[entry.data], args.flops) for entry in configs]
     if args.probe_steps:
-        configs = [at_wall_clock(entry, datasets[entry["data"]], args.max_time, args.probe_steps, out)
+        configs = [at_wall_clock(entry, datasets[entry.data], args.max_time, args.probe_steps, out)
                    for entry in configs]
-    checkpoint.write_json(out / PLAN, {"format": FORMAT, "settings": settings, "configurations": configs})
+    ComparePlan(settings, tuple(configs)).write(out)
 
     total, done = len(configs) * args.seeds, 0
     for entry in configs:
-        config = TrainConfig.from_dict(entry["config"])
+        config = entry.train_config
         for i in range(args.seeds):
             done += 1
-            run_dir = out / "runs" / entry["name"] / f"seed{i}"
-            train_run(datasets[entry["data"]], run_dir, config.replace(seed=config.seed + i), args.max_time,
-                      f"[{done}/{total}] {entry['name']}/seed{i}")
+            run_dir = out / "runs" / entry.name / f"seed{i}"
+            train_run(datasets[entry.data], run_dir, config.replace(seed=config.seed + i), args.max_time,
+                      f"[{done}/{total}] {entry.name}/seed{i}")
     markdown = write_report(out)
     print(markdown)
     print(f"tensorboard --logdir {out / 'runs'}")
@@ -148,23 +148,21 @@ def parse_sweep(items: list[str]) -> dict[str, list[tuple[str, object]]]:
     return sweep
 
 
-def check_settings(out: Path, settings: dict) -> None:
+def check_settings(out: Path, settings: Settings) -> None:
     """UserError when `out` holds a comparison made with other settings."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; name a directory for the comparison")
-    file = out / PLAN
-    if not file.exists():
+    if not (out / compare_plan.FILE).exists():
         if out.is_dir() and any(out.iterdir()):
-            raise UserError(f"--out {out} is not empty and holds no {PLAN}: choose a new directory for the comparison")
+            raise UserError(f"--out {out} is not empty and holds no {compare_plan.FILE}: choose a new directory "
+                            "for the comparison")
         return
-    try:
-        stored = json.loads(file.read_text(encoding="utf-8"))["settings"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"cannot read {file} ({err}); choose another --out") from None
-    changed = [f"{key} {stored.get(key)!r} -> {settings[key]!r}" for key in settings
-               if key != "config" and stored.get(key) != settings[key]]
-    old = stored.get("config", {})
-    changed += [f"{key} {old.get(key)!r} -> {value!r}" for key, value in settings["config"].items() if old.get(key) != value]
+    # plain values, so a setting an older plan did not record compares as its default
+    stored, given = compare_plan.load(out).settings.to_dict(), settings.to_dict()
+    changed = [f"{key} {stored[key]!r} -> {value!r}" for key, value in given.items()
+               if key != "config" and stored[key] != value]
+    old = stored["config"]
+    changed += [f"{key} {old.get(key)!r} -> {value!r}" for key, value in given["config"].items() if old.get(key) != value]
     if changed:
         raise UserError(f"{out} holds a comparison with other settings ({'; '.join(changed)}); rerun it with the "
                         "same command to resume it, or choose another --out for a new comparison")
@@ -206,7 +204,8 @@ def main_signature(ds) -> str:
     return digest.hexdigest()
 
 
-def plan_configurations(datasets: dict, base: TrainConfig, sweep: dict, baseline: bool, match: str | None) -> list[dict]:
+def plan_configurations(datasets: dict, base: TrainConfig, sweep: dict, baseline: bool,
+                        match: str | None) -> list[Configuration]:
     """Every configuration, sweep point by sweep point: the baseline (one per
     distinct point of the keys that matter without axes), then each spec."""
     configs, baselines = [], {}
@@ -227,9 +226,9 @@ def plan_configurations(datasets: dict, base: TrainConfig, sweep: dict, baseline
             config = base.replace(**{k: v for k, (_, v) in point.items()})
             entry = describe(config_name(spec, point), spec, folder, point, config, ds)
             if reference is not None:
-                entry["baseline"] = reference["name"]
+                entry = attrs.evolve(entry, baseline=reference.name)
                 if match:
-                    entry = matched(entry, ds, reference["parameters"], match)
+                    entry = matched(entry, ds, reference.parameters, match)
             configs.append(entry)
     return configs
 
@@ -238,9 +237,9 @@ def config_name(stem: str, point: dict) -> str:
     return ",".join([stem] + [f"{key}={text}" for key, (text, _) in point.items()])
 
 
-def describe(name: str, spec: str | None, folder: str, point: dict, config: TrainConfig, ds) -> dict:
-    return {"name": name, "spec": spec, "data": folder, "sweep": {k: text for k, (text, _) in point.items()},
-            "config": config.to_dict(), "parameters": count_parameters(config, ds), "baseline": None, "matched": None}
+def describe(name: str, spec: str | None, folder: str, point: dict, config: TrainConfig, ds) -> Configuration:
+    return Configuration(name=name, spec=spec, data=folder, sweep={k: text for k, (text, _) in point.items()},
+                         config=config.to_dict(), parameters=count_parameters(config, ds))
 
 
 def count_parameters(config: TrainConfig, ds) -> int:
@@ -254,10 +253,10 @@ def count_parameters(config: TrainConfig, ds) -> int:
         return GridTransformer(grid_config(config, ds, model_axes(ds, config.axes))).num_params()
 
 
-def matched(entry: dict, ds, target: int, how: str) -> dict:
+def matched(entry: Configuration, ds, target: int, how: str) -> Configuration:
     """`entry` with the n_embd (width) or n_layer (depth) whose parameter
     count is the closest to `target` (on a tie, the smaller)."""
-    config = TrainConfig.from_dict(entry["config"])
+    config = entry.train_config
     key, unit = ("n_embd", config.n_head) if how == "width" else ("n_layer", 1)
     counts = {}
 
@@ -275,9 +274,9 @@ def matched(entry: dict, ds, target: int, how: str) -> dict:
         low, high = (middle + 1, high) if count(middle) < target else (low, middle)
     best = min((k for k in (low - 1, low) if k >= 1), key=lambda k: (abs(count(k) - target), k))
     value = best * unit
-    return {**entry, "config": config.replace(**{key: value}).to_dict(), "parameters": count(best),
-            "matched": {"by": how, "key": key, "from": getattr(config, key), "to": value,
-                        "unmatched_parameters": entry["parameters"], "baseline_parameters": target}}
+    return attrs.evolve(entry, config=config.replace(**{key: value}).to_dict(), parameters=count(best),
+                        matched=Matched(by=how, key=key, from_=getattr(config, key), to=value,
+                                        unmatched_parameters=entry.parameters, baseline_parameters=target))
 
 
 def training_flops_per_char(config: TrainConfig, ds) -> float:
@@ -289,15 +288,15 @@ def training_flops_per_char(config: TrainConfig, ds) -> float:
     return flops.estimate(grid_config(config, ds, model_axes(ds, config.axes)), ds)[0]
 
 
-def at_flops(entry: dict, ds, budget: float) -> dict:
+def at_flops(entry: Configuration, ds, budget: float) -> Configuration:
     """`entry` with the steps (max_iters, which also sets the learning-rate
     schedule) whose estimated training FLOPs come closest to `budget`."""
-    config = TrainConfig.from_dict(entry["config"])
+    config = entry.train_config
     per_char = training_flops_per_char(config, ds)
     per_step = per_char * config.batch_size * config.block_size * config.grad_accum
     steps = max(1, round(budget / per_step))
-    return {**entry, "config": config.replace(max_iters=steps).to_dict(),
-            "flops": {"per_char": per_char, "per_step": per_step, "steps": steps, "total": steps * per_step}}
+    return attrs.evolve(entry, config=config.replace(max_iters=steps).to_dict(),
+                        flops=FlopsPlan(per_char=per_char, per_step=per_step, steps=steps, total=steps * per_step))
 
 
 # ----------------------------------------------------------------- running

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
@@ -30,6 +29,8 @@ from scipy import stats  # a dependency of scikit-learn, which the project requi
 
 from grid_dsl.data.files import write_atomically
 
+from model.experiments import compare_plan
+from model.experiments.compare_plan import ComparePlan, Configuration
 from model.experiments.wallclock import SHARE
 from model.network import metrics
 from model.network.metrics import RunMetrics
@@ -55,14 +56,15 @@ def write_report(out: str | Path) -> str:
     """Write results.csv, results.md and results.png of the comparison in
     `out` (every run finished); returns the markdown."""
     out = Path(out)
-    plan = json.loads((out / "compare.json").read_text(encoding="utf-8"))
-    runs = {c["name"]: load_runs(out, c["name"], plan["settings"]["seeds"]) for c in plan["configurations"]}
-    rows = [summarise(c, runs) for c in plan["configurations"]]
+    plan = compare_plan.load(out, planned=True)
+    configurations, seeds = plan.configurations, plan.settings.seeds
+    runs = {c.name: load_runs(out, c.name, seeds) for c in configurations}
+    rows = [summarise(c, runs) for c in configurations]
     write_atomically(out / "results.csv", to_csv(rows))
     markdown = to_markdown(rows, plan, runs)
     write_atomically(out / "results.md", markdown)
     buffer = io.BytesIO()
-    plot(plan["configurations"], runs, plan["settings"]["seeds"]).savefig(buffer, format="png", dpi=120)
+    plot(configurations, runs, seeds).savefig(buffer, format="png", dpi=120)
     write_atomically(out / "results.png", buffer.getvalue())
     return markdown
 
@@ -97,19 +99,19 @@ def prefix_checked_cell(runs: list[RunMetrics]) -> str:
     return f"{sum(c.positions for c in checks)}/{sum(c.mismatches for c in checks)}"
 
 
-def summarise(config: dict, runs: dict) -> dict:
+def summarise(config: Configuration, runs: dict) -> dict:
     """One row of the table: `config`'s runs over seeds, against its baseline."""
-    own = runs[config["name"]]
+    own = runs[config.name]
     leaky = any(m.leaky for m in own)
-    matched = config["matched"]
+    matched = config.matched
     row = {
-        "config": config["name"], "spec": config["spec"] or "", "baseline": config["baseline"] or "",
-        "sweep": " ".join(f"{k}={v}" for k, v in config["sweep"].items()), "seeds": len(own),
+        "config": config.name, "spec": config.spec or "", "baseline": config.baseline or "",
+        "sweep": " ".join(f"{k}={v}" for k, v in config.sweep.items()), "seeds": len(own),
         "leaky": leaky, "label": LEAKY_LABEL if leaky else "honest",
         "prefix_checked": prefix_checked_cell(own),
         "axes": " ".join(f"{a.name}={a.mode}" for a in own[0].axes),
         "parameters": own[0].parameters,
-        "matched": f"{matched['key']} {matched['from']}->{matched['to']}" if matched else "",
+        "matched": f"{matched.key} {matched.from_}->{matched.to}" if matched else "",
         "steps": float(np.mean([m.step for m in own])),
         "wall_time_s": float(np.mean([m.wall_time_s for m in own])),
         "tokens_per_s": float(np.mean([m.tokens_per_s for m in own])),
@@ -119,8 +121,8 @@ def summarise(config: dict, runs: dict) -> dict:
     for score, value in SCORES.items():
         values = [value(m) for m in own]
         row |= dict(zip([f"{score}_{p}" for p in ("mean", "std", "ci95_low", "ci95_high")], interval(values)))
-        if config["baseline"]:
-            paired = [value(m) - value(b) for m, b in zip(own, runs[config["baseline"]])]
+        if config.baseline:
+            paired = [value(m) - value(b) for m, b in zip(own, runs[config.baseline])]
             mean, _, low, high = interval(paired)
             row |= {f"diff_{score}_mean": mean, f"diff_{score}_ci95_low": low, f"diff_{score}_ci95_high": high}
     return row
@@ -129,23 +131,23 @@ def summarise(config: dict, runs: dict) -> dict:
 # ----------------------------------------------------------------- tables
 
 
-def matched_lines(configurations: list[dict]) -> list[str]:
+def matched_lines(configurations: tuple[Configuration, ...]) -> list[str]:
     """What --match-params did to each configuration, saying so when it
     changed nothing (the configuration was already the closest)."""
-    matched = [c for c in configurations if c["matched"]]
+    matched = [c for c in configurations if c.matched]
     if not matched:
         return ["", "Parameters not matched: each configuration has the config's shape."]
-    m = matched[0]["matched"]
-    changed = [c for c in matched if c["matched"]["from"] != c["matched"]["to"]]
-    lines = ["", f"Parameters matched to the baseline by {m['by']} ("
-                 + (f"{m['key']} adjusted" if changed else "nothing adjusted: every configuration was already the closest")
+    m = matched[0].matched
+    changed = [c for c in matched if c.matched.from_ != c.matched.to]
+    lines = ["", f"Parameters matched to the baseline by {m.by} ("
+                 + (f"{m.key} adjusted" if changed else "nothing adjusted: every configuration was already the closest")
                  + "):"]
     for c in matched:
-        mc = c["matched"]
-        change = (f"{mc['key']} {mc['from']} → {mc['to']}" if mc["from"] != mc["to"]
-                  else f"{mc['key']} {mc['from']} kept (nothing adjusted)")
-        lines.append(f"- {c['name']}: {change}, {c['parameters']:,} parameters (baseline "
-                     f"{mc['baseline_parameters']:,}; {mc['unmatched_parameters']:,} unmatched)")
+        mc = c.matched
+        change = (f"{mc.key} {mc.from_} → {mc.to}" if mc.from_ != mc.to
+                  else f"{mc.key} {mc.from_} kept (nothing adjusted)")
+        lines.append(f"- {c.name}: {change}, {c.parameters:,} parameters (baseline "
+                     f"{mc.baseline_parameters:,}; {mc.unmatched_parameters:,} unmatched)")
     return lines
 
 
@@ -172,12 +174,12 @@ def score_cell(row: dict, prefix: str, with_std: bool) -> str:
     return f"{LEAKY_LABEL}: {text}" if row["leaky"] else text
 
 
-def cut_short_lines(configurations: list[dict], runs: dict) -> list[str]:
+def cut_short_lines(configurations: tuple[Configuration, ...], runs: dict) -> list[str]:
     """Runs the clock (--max-time) stopped before their max_iters: their
     learning rate had not decayed, a handicap the table does not show."""
-    short = [f"- {c['name']}/seed{i}: step {m.step:,} of {c['config']['max_iters']:,}"
-             for c in configurations for i, m in enumerate(runs[c["name"]])
-             if m.stopped == "max_time" and m.step < c["config"]["max_iters"]]
+    short = [f"- {c.name}/seed{i}: step {m.step:,} of {c.train_config.max_iters:,}"
+             for c in configurations for i, m in enumerate(runs[c.name])
+             if m.stopped == "max_time" and m.step < c.train_config.max_iters]
     if not short:
         return []
     return ["", "Stopped by the clock before the end of their learning-rate schedule (their rate had not decayed, "
@@ -185,27 +187,26 @@ def cut_short_lines(configurations: list[dict], runs: dict) -> list[str]:
             "allows: `--probe-steps N`, a longer N for a steadier figure):", "", *short]
 
 
-def to_markdown(rows: list[dict], plan: dict, runs: dict) -> str:
-    s = plan["settings"]
-    config = s["config"]
-    if s.get("flops"):
-        budget = (f"{s['flops']:.3g} estimated training FLOPs (each configuration the steps that come closest: "
-                  "column steps)")
-    elif s["steps"]:
-        budget = f"{s['steps']:,} steps"
-    elif s.get("probe_steps"):
-        budget = (f"{s['max_time']:g} s of wall clock (each configuration's max_iters, and so its learning-rate "
-                  f"schedule, the steps that {SHARE:g} of it allows by a {s['probe_steps']:,}-step probe of its "
+def to_markdown(rows: list[dict], plan: ComparePlan, runs: dict) -> str:
+    s = plan.settings
+    config = s.train_config
+    if s.flops:
+        budget = f"{s.flops:.3g} estimated training FLOPs (each configuration the steps that come closest: column steps)"
+    elif s.steps:
+        budget = f"{s.steps:,} steps"
+    elif s.probe_steps:
+        budget = (f"{s.max_time:g} s of wall clock (each configuration's max_iters, and so its learning-rate "
+                  f"schedule, the steps that {SHARE:g} of it allows by a {s.probe_steps:,}-step probe of its "
                   "speed: column steps)")
     else:
-        budget = f"{s['max_time']:g} s of wall clock (at most {config['max_iters']:,} steps)"
+        budget = f"{s.max_time:g} s of wall clock (at most {config.max_iters:,} steps)"
     lines = [
-        f"# multigrid compare: {', '.join(spec['name'] for spec in s['specs'])}"
-        + (" against the baseline" if s["baseline"] else ""), "",
-        f"Corpus `{s['corpus']}`, one split for every configuration (val_fraction {s['val_fraction']:g}, seed "
-        f"{s['data_seed']}); {s['seeds']} seed(s) per configuration ({config['seed']}..{config['seed'] + s['seeds'] - 1}), "
-        f"{budget} each; every run scored on the same {config['eval_iters']} validation batches of "
-        f"{config['batch_size']} × {config['block_size']} (eval_seed {config['eval_seed']}).", "",
+        f"# multigrid compare: {', '.join(spec.name for spec in s.specs)}"
+        + (" against the baseline" if s.baseline else ""), "",
+        f"Corpus `{s.corpus}`, one split for every configuration (val_fraction {s.val_fraction:g}, seed "
+        f"{s.data_seed}); {s.seeds} seed(s) per configuration ({config.seed}..{config.seed + s.seeds - 1}), "
+        f"{budget} each; every run scored on the same {config.eval_iters} validation batches of "
+        f"{config.batch_size} × {config.block_size} (eval_seed {config.eval_seed}).", "",
         "Cells: mean ± standard deviation [95% interval, Student's t] over seeds. Δ: the difference to the "
         "baseline at the same sweep point, paired by seed (same initial backbone, same batches), with its 95% "
         "interval; negative is better. Compare `bpc_joint`; `bpc_main` alone compares only when every axis is "
@@ -215,7 +216,7 @@ def to_markdown(rows: list[dict], plan: dict, runs: dict) -> str:
         "lowest validation bpc_joint on the way (mean step), chosen on these validation batches, so optimistic; "
         "far below the final score, the run overfitted. `train`: bpc_joint on as many fixed batches of the train "
         "split; far below the validation score, the model has learnt its corpus by heart."
-        + (" One seed: no spread, no interval." if s["seeds"] == 1 else ""), "",
+        + (" One seed: no spread, no interval." if s.seeds == 1 else ""), "",
         "| configuration | leaky | prefix checked | axes (mode) | parameters | steps | tokens/s | FLOPs "
         "| bpc_joint | Δ bpc_joint | bpc_main | Δ bpc_main | lowest bpc_joint (step) | Δ lowest | train bpc_joint |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -230,8 +231,8 @@ def to_markdown(rows: list[dict], plan: dict, runs: dict) -> str:
                  f"{score_cell(row, 'lowest_bpc_joint', True)} ({row['lowest_step']:,.0f})",
                  score_cell(row, "diff_lowest_bpc_joint", False), score_cell(row, "train_bpc_joint", True)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += matched_lines(plan["configurations"])
-    lines += cut_short_lines(plan["configurations"], runs)
+    lines += matched_lines(plan.configurations)
+    lines += cut_short_lines(plan.configurations, runs)
     lines += ["", "![validation bpc_joint](results.png)", ""]
     return "\n".join(lines)
 
@@ -249,7 +250,7 @@ def band(curves: list[tuple[list, list]]) -> tuple[np.ndarray, np.ndarray, np.nd
     return grid, ys.mean(0), ys.min(0), ys.max(0)
 
 
-def plot(configs: list[dict], runs: dict, seeds: int):
+def plot(configs: tuple[Configuration, ...], runs: dict, seeds: int):
     """Validation bpc_joint against steps and wall clock: the mean over seeds,
     shaded from the lowest to the highest seed; leaky configurations dashed."""
     from matplotlib.figure import Figure  # no pyplot: no global figures, no GUI backend
@@ -257,9 +258,9 @@ def plot(configs: list[dict], runs: dict, seeds: int):
     figure = Figure(figsize=(18, 4.5))
     axes = figure.subplots(1, 3, sharey=True)
     for index, config in enumerate(configs):
-        histories = [m.history for m in runs[config["name"]]]
-        leaky = any(m.leaky for m in runs[config["name"]])
-        label = config["name"] + (f" [{LEAKY_LABEL}]" if leaky else "")
+        histories = [m.history for m in runs[config.name]]
+        leaky = any(m.leaky for m in runs[config.name])
+        label = config.name + (f" [{LEAKY_LABEL}]" if leaky else "")
         colour = f"C{index % 10}"
         for ax, key in zip(axes, ("step", "wall_time_s", "flops")):
             if any(getattr(h, key) is None for hist in histories for h in hist):

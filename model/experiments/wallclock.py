@@ -18,8 +18,11 @@ import shutil
 import sys
 from pathlib import Path
 
+import attrs
+
 from grid_dsl.language.diagnostics import UserError
 
+from model.experiments.compare_plan import Configuration, ProbePlan
 from model.network import metrics
 from model.network.metrics import Evaluation, RunMetrics
 from model.network.config import TrainConfig
@@ -74,18 +77,18 @@ def probe(ds, run_dir: Path, config: TrainConfig, steps: int) -> RunMetrics:
     return train(ds, run_dir, config.replace(max_iters=steps), sample_fn=None)
 
 
-def at_wall_clock(entry: dict, ds, seconds: float, probe_steps: int, out: Path) -> dict:
+def at_wall_clock(entry: Configuration, ds, seconds: float, probe_steps: int, out: Path) -> Configuration:
     """`entry` with the max_iters (and so the learning-rate schedule) that its
-    probe says fit SHARE of `seconds`, and the probe's figures under "probe"."""
-    config = TrainConfig.from_dict(entry["config"])
-    print(f"probe {entry['name']}: {probe_steps} steps to time a step", file=sys.stderr)
-    probed = probe(ds, out / PROBE_DIR / entry["name"], config, probe_steps)
+    probe says fit SHARE of `seconds`, and the probe's figures (`probe`)."""
+    config = entry.train_config
+    print(f"probe {entry.name}: {probe_steps} steps to time a step", file=sys.stderr)
+    probed = probe(ds, out / PROBE_DIR / entry.name, config, probe_steps)
     per_step, per_eval = seconds_per_step_and_eval(probed.history)
     steps = steps_within(seconds, per_step, per_eval, config.eval_interval)
     if steps < 1:
-        raise UserError(f"configuration {entry['name']}: its probe took {per_step:.3g} s a step and {per_eval:.3g} s "
+        raise UserError(f"configuration {entry.name}: its probe took {per_step:.3g} s a step and {per_eval:.3g} s "
                         f"an evaluation, so not one step fits {SHARE:g} x --max-time {seconds:g}; raise --max-time "
                         "(or raise eval_interval, lower eval_iters)")
-    return {**entry, "config": config.replace(max_iters=steps).to_dict(),
-            "probe": {"steps": probe_steps, "seconds_per_step": per_step, "seconds_per_eval": per_eval,
-                      "share": SHARE, "max_iters": steps}}
+    return attrs.evolve(entry, config=config.replace(max_iters=steps).to_dict(),
+                        probe=ProbePlan(steps=probe_steps, seconds_per_step=per_step, seconds_per_eval=per_eval,
+                                        share=SHARE, max_iters=steps))

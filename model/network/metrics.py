@@ -14,7 +14,6 @@ record is None: nan in the tables).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -136,15 +135,10 @@ def or_nan(value: float | None) -> float:
 def load(run_dir: str | Path) -> RunMetrics:
     """The metrics of the run in `run_dir`; UserError when it has none or
     they do not read (damaged, edited, another version)."""
-    path = Path(run_dir) / FILE
-    if not path.is_file():
-        raise UserError(f"{path} not found: pass a run directory that `multigrid train` (or expand) finished")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path} is not readable JSON ({err}); train the run again or resume it") from None
-    return RunMetrics.from_file_values(values, path, "metrics", version_fix="train the run again with this version",
-                                       damage_fix="resume the run (`--resume`) to write it again, or train it again")
+    return RunMetrics.from_json_file(
+        Path(run_dir) / FILE, "metrics", missing="pass a run directory that `multigrid train` (or expand) finished",
+        version_fix="train the run again with this version",
+        damage_fix="resume the run (`--resume`) to write it again, or train it again")
 
 
 def read(run_dir: str | Path) -> RunMetrics | None:

@@ -11,7 +11,6 @@ estimated training FLOPs and against seconds of training.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -20,20 +19,21 @@ import numpy as np
 from scipy import stats
 
 from grid_dsl.language.diagnostics import UserError
+from model.experiments import compare_plan
 from model.network import metrics
 from model.network.metrics import RunMetrics
 
 
 def runs(folder: Path) -> dict[str, list[RunMetrics]]:
-    plan = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
+    """The finished runs of every configuration of the comparison in `folder`
+    (a damaged plan or metrics.json: UserError, said by main)."""
     found = {}
-    for config in plan["configurations"]:
-        files = sorted((folder / "runs" / config["name"]).glob("seed*/" + metrics.FILE))  # none yet: not started
-        read = [metrics.load(file.parent) for file in files]  # a damaged one: UserError, said by main
-        finished = [m for m in read if m.finished(m.config["max_iters"])]
+    for config in compare_plan.load(folder, planned=True).configurations:
+        files = sorted((folder / "runs" / config.name).glob("seed*/" + metrics.FILE))  # none yet: not started
+        planned = config.train_config
+        finished = [m for m in map(metrics.load, (file.parent for file in files)) if m.finished(planned.max_iters)]
         if finished:
-            flat = not (finished[0].config.get("boundary") or "")
-            found[("flat " if flat else "hierarchical ") + config["name"]] = finished
+            found[("hierarchical " if planned.boundary else "flat ") + config.name] = finished
     return found
 
 
