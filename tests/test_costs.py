@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import run, run_metrics
+from model.experiments import improve_state
 from model.experiments.costs import equal_compute, expansion_cost, loop_steps
 from model.network.metrics import EvalSetup
 
@@ -33,8 +34,8 @@ def loop(tmp_path_factory):
 
 
 def test_equal_compute_trains_as_long_as_the_whole_loop(loop, capsys):
-    state = json.loads((loop / "improve.json").read_text())
-    candidates = len(state["rounds"][0]["candidates"])
+    state = improve_state.load(loop)
+    candidates = len(state.rounds[0].candidates)
     assert candidates >= 1
     assert loop_steps(state) == [8, 8 + candidates * 2 * 2 * 4]  # every candidate and control, every seed
     code, out, err = run(capsys, "equal-compute", loop)
@@ -51,7 +52,7 @@ def test_equal_compute_trains_as_long_as_the_whole_loop(loop, capsys):
                        f"{curves['baseline'][8]:.4f} |")
     assert rows[1].endswith(f"| {total:,} | " + rows[1].split(" | ")[3] + f" | {curves['spec'][total]:.4f} | "
                             f"{curves['baseline'][total]:.4f} |")
-    assert f"{state['rounds'][0]['bpc_joint']:.4f}" in rows[1]
+    assert f"{state.rounds[0].bpc_joint:.4f}" in rows[1]
     assert (loop / "equal_compute" / "equal_compute.md").read_text() in out
     # run again: the finished runs are read back, not retrained
     before = (loop / "equal_compute" / "spec" / "ckpt.pt").stat().st_mtime_ns
@@ -62,6 +63,26 @@ def test_equal_compute_trains_as_long_as_the_whole_loop(loop, capsys):
 def test_equal_compute_needs_a_loop_directory(tmp_path, capsys):
     code, _, err = run(capsys, "equal-compute", tmp_path)
     assert code == 2 and f"{tmp_path / 'improve.json'} not found: pass the --out directory of `multigrid improve`" in err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda state: {**state, "format": "multigrid-improve/2"},
+     "not a loop this version of multigrid reads (format 'multigrid-improve/2', this version of multigrid reads "
+     "'multigrid-improve/1'); run the loop again with this version into a new --out"),
+    (lambda state: {**state, "rounds": [{**state["rounds"][0], "bpc_joint": "low"}]},
+     "is damaged or was edited (rounds[0].bpc_joint: expected float, found str); mend the file, or run the loop "
+     "again into a new --out"),
+])
+def test_a_damaged_or_foreign_loop_state_is_named_with_exit_2(loop, tmp_path, capsys, edit, message):
+    import shutil
+
+    copy = tmp_path / "improve"
+    shutil.copytree(loop, copy, ignore=shutil.ignore_patterns("equal_compute"))
+    file = copy / "improve.json"
+    file.write_text(json.dumps(edit(json.loads(file.read_text()))))
+    code, _, err = run(capsys, "equal-compute", copy)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{file}: {message}" in err or f"{file} {message}" in err
 
 
 def test_expansion_cost_on_a_real_expansion(tmp_path, capsys):

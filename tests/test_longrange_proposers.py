@@ -26,7 +26,8 @@ from grid_dsl.language.diagnostics import UserError
 from grid_dsl.language.parser import parse
 from model.experiments.candidates import CandidateError, check_candidate
 from model.experiments.distill import base_spec_text, doc_prefixes
-from model.experiments.improve import Loop, Settings as LoopSettings
+from model.experiments.improve import Loop
+from model.experiments.improve_state import Measured, Round, Settings as LoopSettings
 from model.experiments.improve_summary import example_passage, new_declarations, summary_table
 from model.experiments.longrange import (cross_fitted_bits, gain_over, halves, local_shuffle, long_range,
                                          recalibrated_bits, sample_positions, score)
@@ -274,11 +275,13 @@ def test_distill_writes_the_operators_and_the_summary_shows_them(planted, tmp_pa
     rows = example.splitlines()
     assert rows[0].startswith("text ") and rows[1].startswith("key ") and rows[2].startswith("latest_key ")
     assert "K=" in rows[0] and any(k in rows[2] for k in "ABCD")
-    entry = {"round": 1, "accepted": "latest_key", "bpc_joint": 1.0, "failures": [],
-             "declarations": "latest latest_key = key\n", "example": example,
-             "candidates": [{"name": "latest_key", "proposer": "operators", "description": "the latest label of `key`",
-                             "bpc": [1.0, 1.1], "control_bpc": [1.2, 1.3], "gain": 0.2, "lower": 0.1, "accepted": True}]}
-    summary = summary_table([entry])
+    measured = Measured(name="latest_key", proposer="operators", description="the latest label of `key`", spec=text,
+                        data="d", runs=("r0", "r1"), bpc=(1.0, 1.1), control_bpc=(1.2, 1.3), accepted=True, gain=0.2,
+                        lower=0.1, noise=0.07, reason="clear")
+    entry = Round(round=1, candidates=(measured,), failures=(), accepted="latest_key", spec=text, data="d", run="r0",
+                  bpc_joint=1.0, declarations="latest latest_key = key\n", example=example)
+    summary = summary_table((entry,))
+    assert "| 1 | `latest_key` | operators | 1.0500 | 1.2500 | +0.2000 | +0.1000 | - | **accepted** |" in summary
     assert "## What the loop learnt" in summary and "```axes\nlatest latest_key = key\n```" in summary
     assert example in summary
 

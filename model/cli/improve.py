@@ -58,7 +58,8 @@ def add_commands(commands) -> None:
 
 
 def run_improve(args) -> int:
-    from model.experiments.improve import Loop, Settings
+    from model.experiments.improve import Loop
+    from model.experiments.improve_state import Settings
     from model.experiments.proposers import PROPOSERS
 
     names = tuple(name.strip() for name in args.proposers.split(",") if name.strip())

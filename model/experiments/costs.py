@@ -21,7 +21,6 @@ the old run's own steps are added for the whole path.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from grid_dsl.language.diagnostics import UserError
 
 from grid_dsl.data.leak import LEAKY_LABEL
 
+from model.experiments.improve_state import ImproveState
 from model.network import metrics
 from model.network.metrics import RunMetrics
 
@@ -36,13 +36,13 @@ from model.network.metrics import RunMetrics
 # ----------------------------------------------------------- equal compute
 
 
-def loop_steps(state: dict) -> list[int]:
+def loop_steps(state: ImproveState) -> list[int]:
     """The loop's cumulative training steps after round 0, 1, 2, ...: the
     first model's, then every candidate's and control's, for every seed."""
-    s = state["settings"]
-    totals = [s["steps"]]
-    for r in state["rounds"]:
-        totals.append(totals[-1] + len(r["candidates"]) * s["seeds"] * 2 * s["candidate_steps"])
+    s = state.settings
+    totals = [s.steps]
+    for r in state.rounds:
+        totals.append(totals[-1] + len(r.candidates) * s.seeds * 2 * s.candidate_steps)
     return totals
 
 
@@ -51,34 +51,32 @@ def equal_compute(improve_dir: str | Path, out: Path) -> list[dict]:
     from grid_dsl.data.dataset import Dataset
 
     from model.network.config import TrainConfig
-    from model.experiments.improve import STATE, train_resumable
+    from model.experiments import improve_state
+    from model.experiments.improve import train_resumable
 
     improve_dir = Path(improve_dir)
-    try:
-        state = json.loads((improve_dir / STATE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{improve_dir / STATE} not found: pass the --out directory of `multigrid improve`") from None
-    if not state["rounds"]:
+    state = improve_state.load(improve_dir)
+    if not state.rounds:
         raise UserError(f"{improve_dir} has no finished round yet; run (or resume) the loop first")
     totals = loop_steps(state)
-    config = TrainConfig.load(None, state["settings"]["overrides"]).replace(
+    config = TrainConfig.load(None, state.settings.overrides).replace(
         max_iters=totals[-1], eval_interval=math.gcd(*totals), sample_interval=0)
     data = Dataset.open(improve_dir / "data" / "round_0")
     curves = {}
     for name, axes in (("spec", "fed"), ("baseline", "none")):
         run = train_resumable(data, out / name, config.replace(axes=axes))
-        if run.step != totals[-1] or run.config["eval_interval"] != config.eval_interval:
+        if run.step != totals[-1] or TrainConfig.from_dict(run.config).eval_interval != config.eval_interval:
             raise UserError(f"{out / name} was trained for another budget ({run.step:,} steps; the loop "
                             f"now totals {totals[-1]:,}); remove {out} or pass another --out")
         curves[name] = {h.step: h.bpc_joint for h in run.history}
     first = metrics.load(improve_dir / "runs" / "round_0")
-    rows, lineage = [], state["settings"]["steps"]
+    rows, lineage = [], state.settings.steps
     for k, total in enumerate(totals):
-        r = state["rounds"][k - 1] if k else None
-        lineage += state["settings"]["candidate_steps"] if r and r["accepted"] else 0
+        r = state.rounds[k - 1] if k else None
+        lineage += state.settings.candidate_steps if r and r.accepted else 0
         rows.append({"round": k, "loop_steps": total, "model_steps": lineage,
-                     "bpc_joint": r["bpc_joint"] if r else first.bpc_joint,
-                     "accepted": (r["accepted"] or "—") if r else "(first model)",
+                     "bpc_joint": r.bpc_joint if r else first.bpc_joint,
+                     "accepted": (r.accepted or "—") if r else "(first model)",
                      "spec_scratch": curves["spec"][total], "baseline_scratch": curves["baseline"][total],
                      "leaky": first.leaky})  # the loop adds causal axes only: leaky iff its start is
     return rows

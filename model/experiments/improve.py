@@ -30,7 +30,7 @@ Each round k = 1..R then:
    accepted, the model and spec stay and round_k.axes repeats the spec.
 
 Everything is in DIR: improve.json (the settings, refused when they change,
-and every decision), round_K.axes, data/, runs/, summary.md (a table of
+and every decision: model/experiments/improve_state.py), round_K.axes, data/, runs/, summary.md (a table of
 every candidate: proposer, bpc of candidate and control, gain and its
 bound, decision, reason; then each accepted axis as its declarations and a
 passage of validation text drawn as `multigrid show` draws it, so a person
@@ -43,7 +43,6 @@ the first step whose result is missing.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import sys
@@ -60,9 +59,8 @@ from model.network.metrics import RunMetrics
 from model.training.context import require_honest_context
 from model.experiments.report import prefix_checked_cell
 from model.experiments.improve_summary import example_passage, new_declarations, summary_table
-
-STATE = "improve.json"
-FORMAT = "multigrid-improve/1"
+from model.experiments import improve_state
+from model.experiments.improve_state import ImproveState, Measured, Round, Settings
 
 
 @attrs.frozen
@@ -123,26 +121,6 @@ def run_state(run: Path) -> str:
     return "partial" if (run / "ckpt.pt").is_file() else "new"
 
 
-@attrs.frozen
-class Settings:
-    spec: str
-    corpus: str
-    rounds: int
-    seeds: int
-    steps: int = 2000  # of the first model
-    candidate_steps: int = 300  # of each expansion, candidate and control alike
-    proposers: tuple[str, ...] = ("clusters", "surprisal", "lexemes")
-    teacher: str | None = None  # the teacher proposer's stronger run
-    min_gain: float = 0.001  # the long-range proposers' bits/char over their shuffled control
-    clusters: int = 8
-    max_depth: int = 4
-    sample: int = 4000
-    max_candidates: int = 4  # per round, in the proposers' order
-    val_fraction: float = 0.1
-    data_seed: int = 0
-    overrides: tuple[str, ...] = ()  # training config keys
-
-
 class Loop:
     """One `multigrid improve` directory: run() does (or resumes) every round."""
 
@@ -160,28 +138,21 @@ class Loop:
         self.log = None
 
     # ---------------------------------------------------------------- state
-    def _claim(self) -> dict:
-        settings = json.loads(json.dumps(attrs.asdict(self.settings)))
-        path = self.out / STATE
-        if path.is_file():
-            state = json.loads(path.read_text(encoding="utf-8"))
-            # a loop begun before a setting existed ran with its default
-            defaults = json.loads(json.dumps({f.name: f.default for f in attrs.fields(Settings)
-                                              if f.default is not attrs.NOTHING}))
-            if {**defaults, **state.get("settings", {})} != settings:
-                changed = [k for k in settings if {**defaults, **state.get("settings", {})}.get(k) != settings[k]]
+    def _claim(self) -> ImproveState:
+        if (self.out / improve_state.FILE).is_file():
+            state = improve_state.load(self.out)  # a setting a loop begun before it did not record: its default
+            old, new = state.settings.to_dict(), self.settings.to_dict()
+            changed = [key for key in new if old[key] != new[key]]
+            if changed:
                 raise UserError(f"{self.out} holds a loop with other settings ({', '.join(changed)}); rerun it with "
                                 "the same command to resume, or pass another --out")
             return state
         if self.out.exists() and any(self.out.iterdir()):
-            raise UserError(f"--out {self.out} is not empty and holds no {STATE}; pass a new directory")
+            raise UserError(f"--out {self.out} is not empty and holds no {improve_state.FILE}; pass a new directory")
         self.out.mkdir(parents=True, exist_ok=True)
-        state = {"format": FORMAT, "settings": settings, "rounds": []}
-        self._save(state)
+        state = ImproveState(self.settings)
+        state.write(self.out)
         return state
-
-    def _save(self, state: dict | None = None) -> None:
-        write_atomically(self.out / STATE, json.dumps(state or self.state, indent=1) + "\n")
 
     # ----------------------------------------------------------------- loop
     def run(self) -> list[dict]:
@@ -196,8 +167,8 @@ class Loop:
                 spec_text, data, run = self.round(k, spec_text, data, run)
         finally:
             self.log.close()
-        write_atomically(self.out / "summary.md", summary_table(self.state["rounds"]))
-        return self.state["rounds"]
+        write_atomically(self.out / "summary.md", summary_table(self.state.rounds))
+        return self.state.rounds
 
     def first_round(self):
         from grid_dsl.data.inputs import read_file
@@ -216,10 +187,9 @@ class Loop:
         return text, data, run
 
     def round(self, k: int, spec_text: str, data, run: Path):
-        rounds = self.state["rounds"]
-        if len(rounds) >= k:  # done before an interruption
-            done = rounds[k - 1]
-            return done["spec"], self.open(done["data"]), Path(done["run"])
+        if len(self.state.rounds) >= k:  # done before an interruption
+            done = self.state.rounds[k - 1]
+            return done.spec, self.open(done.data), Path(done.run)
         candidates, failures = self.propose(k, spec_text, data, run)
         results = []
         for i, cand in enumerate(candidates):
@@ -230,28 +200,27 @@ class Loop:
 
                 failures.append(Failure(cand.proposer, cand.name, f"not measured: {err}"))
                 self.say(f"round {k}: skipped: {failures[-1].describe()}")
-        accepted = [r for r in results if r["accepted"]]
-        best = max(accepted, key=lambda r: r["gain"]) if accepted else None
-        entry = {"round": k, "candidates": results, "failures": [f.describe() for f in failures],
-                 "accepted": best["name"] if best else None}
+        accepted = [r for r in results if r.accepted]
+        best = max(accepted, key=lambda r: r.gain) if accepted else None
+        done = {"round": k, "candidates": tuple(results), "failures": tuple(f.describe() for f in failures)}
         if best:
             try:
-                example = example_passage(best["spec"], best["name"], self.open(best["data"]))
+                example = example_passage(best.spec, best.name, self.open(best.data))
             except UserError as err:  # the summary's picture never costs the round
                 example = f"(no example: {err})"
-            entry.update(spec=best["spec"], data=best["data"], run=best["runs"][0], bpc_joint=best["bpc"][0],
-                         declarations=new_declarations(spec_text, best["spec"]), example=example)
+            entry = Round(**done, accepted=best.name, spec=best.spec, data=best.data, run=best.runs[0],
+                          bpc_joint=best.bpc[0], declarations=new_declarations(spec_text, best.spec), example=example)
         else:
-            entry.update(spec=spec_text, data=str(data.path), run=str(run),
-                         bpc_joint=metrics.load(run).bpc_joint)
-        write_atomically(self.out / f"round_{k}.axes", entry["spec"])
-        self.log.add_scalar("improve/bpc_joint", entry["bpc_joint"], k)
-        self.log.add_text("improve/decision", f"round {k}: " + (f"accepted `{best['name']}`" if best else "no candidate accepted"), k)
-        self.say(f"round {k}: " + (f"accepted {best['name']} (gain {best['gain']:+.4f})" if best else "nothing accepted")
-                 + f"; current bpc_joint {entry['bpc_joint']:.4f}")
-        rounds.append(entry)
-        self._save()
-        return entry["spec"], self.open(entry["data"]), Path(entry["run"])
+            entry = Round(**done, accepted=None, spec=spec_text, data=str(data.path), run=str(run),
+                          bpc_joint=metrics.load(run).bpc_joint)
+        write_atomically(self.out / f"round_{k}.axes", entry.spec)
+        self.log.add_scalar("improve/bpc_joint", entry.bpc_joint, k)
+        self.log.add_text("improve/decision", f"round {k}: " + (f"accepted `{best.name}`" if best else "no candidate accepted"), k)
+        self.say(f"round {k}: " + (f"accepted {best.name} (gain {best.gain:+.4f})" if best else "nothing accepted")
+                 + f"; current bpc_joint {entry.bpc_joint:.4f}")
+        self.state = attrs.evolve(self.state, rounds=self.state.rounds + (entry,))
+        self.state.write(self.out)
+        return entry.spec, self.open(entry.data), Path(entry.run)
 
     def propose(self, k: int, spec_text: str, data, run: Path):
         from model.network import checkpoint
@@ -275,7 +244,7 @@ class Loop:
                  + (f", {len(failures)} skipped" if failures else ""))
         return candidates[: s.max_candidates], failures
 
-    def measure(self, k: int, i: int, cand, run: Path) -> dict:
+    def measure(self, k: int, i: int, cand, run: Path) -> Measured:
         """Train candidate and control expansions over the seeds; decide."""
         from model.network import checkpoint
         from model.network.transformer import AxisSpec, expand
@@ -310,10 +279,9 @@ class Loop:
                           + f"\n\n**{'accepted' if decision.accepted else 'rejected'}**: {decision.reason}", k)
         self.say(f"round {k}: {cand.name} ({cand.proposer}): {'accepted' if decision.accepted else 'rejected'}, "
                  f"{decision.reason}")
-        return {"name": cand.name, "proposer": cand.proposer, "description": cand.description, "spec": cand.text,
-                "data": str(data.path), "runs": runs, "bpc": bpc, "control_bpc": control_bpc,
-                "prefix_checked": prefix_checked_cell(checked),
-                **attrs.asdict(decision)}
+        return Measured(name=cand.name, proposer=cand.proposer, description=cand.description, spec=cand.text,
+                        data=str(data.path), runs=tuple(runs), bpc=tuple(bpc), control_bpc=tuple(control_bpc),
+                        prefix_checked=prefix_checked_cell(checked), **attrs.asdict(decision))
 
     # -------------------------------------------------------------- helpers
     def compile(self, text: str, out: Path, where: str):

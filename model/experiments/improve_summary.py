@@ -7,32 +7,34 @@ from __future__ import annotations
 
 import numpy as np
 
-def summary_table(rounds: list[dict]) -> str:
+from model.experiments.improve_state import Round
+
+def summary_table(rounds: tuple[Round, ...]) -> str:
     """summary.md: one row per candidate of every round."""
     lines = ["| round | candidate | proposer | bpc_joint (mean) | control | gain | 95% lower bound | prefix checked "
              "| decision |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rounds:
-        for c in r["candidates"]:
-            decision = "**accepted**" if c["name"] == r["accepted"] else ("passed" if c["accepted"] else "rejected")
-            lines.append(f"| {r['round']} | `{c['name']}` | {c['proposer']} | {np.mean(c['bpc']):.4f} | "
-                         f"{np.mean(c['control_bpc']):.4f} | {c['gain']:+.4f} | {c['lower']:+.4f} | "
-                         f"{c.get('prefix_checked', '-')} | {decision} |")
-        if not r["candidates"]:
-            lines.append(f"| {r['round']} | — | — | — | — | — | — | — | no candidate |")
+        for c in r.candidates:
+            decision = r.decision(c) if r.decision(c) != "accepted" else "**accepted**"
+            lines.append(f"| {r.round} | `{c.name}` | {c.proposer} | {np.mean(c.bpc):.4f} | "
+                         f"{np.mean(c.control_bpc):.4f} | {c.gain:+.4f} | {c.lower:+.4f} | "
+                         f"{c.prefix_checked} | {decision} |")
+        if not r.candidates:
+            lines.append(f"| {r.round} | — | — | — | — | — | — | — | no candidate |")
     lines.append("")
     for r in rounds:
-        lines.append(f"round {r['round']}: current val bpc_joint {r['bpc_joint']:.4f}; "
-                     + (f"accepted `{r['accepted']}`" if r["accepted"] else "nothing accepted")
-                     + "".join(f"\n  skipped: {f}" for f in r["failures"]))
-    learnt = [r for r in rounds if r["accepted"] and "declarations" in r]
+        lines.append(f"round {r.round}: current val bpc_joint {r.bpc_joint:.4f}; "
+                     + (f"accepted `{r.accepted}`" if r.accepted else "nothing accepted")
+                     + "".join(f"\n  skipped: {f}" for f in r.failures))
+    learnt = [r for r in rounds if r.accepted and r.declarations is not None]
     if learnt:
         lines.append("\n## What the loop learnt\n")
     for r in learnt:
-        c = next(c for c in r["candidates"] if c["name"] == r["accepted"])
-        lines += [f"### round {r['round']}: `{c['name']}` ({c['proposer']}, gain {c['gain']:+.4f} bits/char)\n",
-                  c["description"] + "\n", "```axes", r["declarations"].rstrip(), "```\n", "```text",
-                  r["example"].rstrip(), "```\n"]
+        c = r.candidate(r.accepted)
+        lines += [f"### round {r.round}: `{c.name}` ({c.proposer}, gain {c.gain:+.4f} bits/char)\n",
+                  c.description + "\n", "```axes", r.declarations.rstrip(), "```\n", "```text",
+                  (r.example or "").rstrip(), "```\n"]
     return "\n".join(lines) + "\n"
 
 

@@ -14,14 +14,14 @@ labelling independent of the structure scores; 1 is the structure itself.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from grid_dsl.language.diagnostics import UserError
 from grid_dsl.data.synthetic_lexicon import ROLES, STAGES
+
+from model.experiments import improve_state
 
 LAYERS = {"role": ROLES, "stage": STAGES, "speaker": ROLES}
 EVERY_CHARACTER = {"stage"}  # the others are measured inside their spans only
@@ -64,24 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stories", type=int, default=40, help="held-out synthetic tales (40)")
     parser.add_argument("--seed", type=int, default=1, help="their corpus seed (1; the loop's `synthetic` is 0)")
     args = parser.parse_args(argv)
-    state_file = Path(args.improve_dir) / "improve.json"
     try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        print(f"error: {state_file} not found: pass the --out directory of `multigrid improve`", file=sys.stderr)
+        state = improve_state.load(args.improve_dir)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     documents = list(synthetic_corpus(stories=args.stories, seed=args.seed).documents())
     print("| round | candidate | proposer | decision | AMI role | AMI stage | AMI speaker |")
     print("|---|---|---|---|---|---|---|")
-    for r in state["rounds"]:
-        for c in r["candidates"]:
+    for r in state.rounds:
+        for c in r.candidates:
             try:
-                s = recovery(c["spec"], c["name"], documents)
+                s = recovery(c.spec, c.name, documents)
             except UserError as err:
-                print(f"error: candidate {c['name']}: {err}", file=sys.stderr)
+                print(f"error: candidate {c.name}: {err}", file=sys.stderr)
                 return 2
-            decision = "accepted" if c["name"] == r["accepted"] else ("passed" if c["accepted"] else "rejected")
-            print(f"| {r['round']} | `{c['name']}` | {c['proposer']} | {decision} | "
+            print(f"| {r.round} | `{c.name}` | {c.proposer} | {r.decision(c)} | "
                   f"{s['role']:.3f} | {s['stage']:.3f} | {s['speaker']:.3f} |")
     return 0
 
