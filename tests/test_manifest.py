@@ -15,7 +15,7 @@ from grid_dsl.data.manifest import (FORMAT, AxisCheck, AxisEntry, CorpusEntry, M
                                     ShardEntry, SpecEntry, SplitRule, SplitSize, dumps_manifest)
 from grid_dsl.data.records import Record, RecordError, VersionedRecord
 from model.cli.main import main
-from model.experiments import compare_plan, improve_state
+from model.experiments import compare_plan, improve_state, tasks
 from model.network import checkpoint, metrics
 from model.network.checkpoint import DataEntry, ModelAxis
 from test_dataset import compile_to
@@ -73,10 +73,11 @@ def test_a_checkpoint_data_entry_round_trips(entry):
 
 
 def test_records_have_no_string_keys():
-    """Code that reads a file between stages (manifest, checkpoint, metrics, plan, loop state) by key cannot work."""
-    records = [cls for module in (manifest_module, checkpoint, metrics, compare_plan, improve_state) for cls in vars(module).values()
+    """Code that reads a file between stages (manifest, checkpoint, metrics, plan, loop state, task results) by key
+    cannot work."""
+    records = [cls for module in (manifest_module, checkpoint, metrics, compare_plan, improve_state, tasks) for cls in vars(module).values()
                if isinstance(cls, type) and issubclass(cls, Record) and cls not in (Record, VersionedRecord)]
-    assert len(records) >= 24
+    assert len(records) >= 27
     for cls in records:
         assert attrs.has(cls) and not hasattr(cls, "__getitem__") and not hasattr(cls, "get"), cls
 

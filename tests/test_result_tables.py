@@ -13,7 +13,7 @@ from scipy import stats
 from conftest import run_metrics
 from grid_dsl.data.tasks import parse_task
 from model.experiments.compare_plan import ComparePlan, Configuration, Settings
-from model.experiments.tasks import SizeResult, write
+from model.experiments.tasks import SizeResult, Written, write
 from model.network.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def test_the_hierarchy_table_names_a_damaged_run_or_plan_and_exits_2(tmp_path):
 
 def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
     task = parse_task("addition:digits=1-4")
-    example = {"prompt": "1+2=", "answer": "3", "written": "3"}
+    example = Written("1+2=", "3", "3")
     for config, rights in (("baseline", [(4, 0, 0, 0), (4, 2, 0, 0)]), ("digits", [(4, 4, 3, 1), (4, 4, 4, 2)])):
         for seed, correct in enumerate(rights):
             # wrong at the first answer character in 1-c/4 of the prompts; the later ones 0.1 (seed 0) or 0.3 (seed 1)
@@ -107,3 +107,16 @@ def test_the_task_table_gives_exact_match_by_range_over_seeds(tmp_path):
     # a run that reads leaky axes is labelled in both tables
     assert "| oracle | 1 | LEAKY: 100.0% ± 0.0 | LEAKY: 100.0% ± 0.0 |" in out
     assert "| oracle | LEAKY: 0.0% | LEAKY: 0.0% | LEAKY: 0.0% | LEAKY: 0.0% |" in out
+
+
+def test_the_task_table_names_damaged_results_and_exits_2(tmp_path):
+    example = Written("1+2=", "3", "3")
+    folder = tmp_path / "cmp" / "runs" / "digits" / "seed0" / "eval-task" / "addition"
+    write(folder, [SizeResult(1, 4, 2, example, (0.5, 0.0))], parse_task("addition:digits=1-1"), run="digits/seed0",
+          n=4, seed=0)
+    bad = folder / "results.json"
+    bad.write_text(bad.read_text().replace('"correct": 2', '"correct": "2"', 1))
+    done = subprocess.run([sys.executable, str(TASKS), str(tmp_path / "cmp"), "--kind", "addition", "--ranges", "1-1"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: {bad} is damaged or was edited (sizes[0].correct: expected int, found str)" in done.stderr

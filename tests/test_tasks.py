@@ -204,11 +204,11 @@ def test_eval_task_scores_a_known_good_and_a_known_bad_model(addition_run, monke
     code, out, err = run(capsys, "eval-task", root / "run", "--task", "addition:digits=1-4", "--n", "7")
     assert code == 0, err
     results = task_eval.read(root / "run" / "eval-task" / "addition")
-    assert [s["size"] for s in results["sizes"]] == [1, 2, 3, 4]
-    assert all(s["accuracy"] == (1.0 if right else 0.0) and s["prompts"] == 7 for s in results["sizes"])
+    assert [s.size for s in results.sizes] == [1, 2, 3, 4]
+    assert all(s.accuracy == (1.0 if right else 0.0) and s.prompts == 7 for s in results.sizes)
     # where it errs: nowhere, or always at the first answer character and nowhere after it
-    assert all(s["wrong_at"][0] == (0.0 if right else 1.0) and not any(s["wrong_at"][1:]) for s in results["sizes"])
-    assert all(len(s["wrong_at"]) in (s["size"], s["size"] + 1) for s in results["sizes"])
+    assert all(s.wrong_at[0] == (0.0 if right else 1.0) and not any(s.wrong_at[1:]) for s in results.sizes)
+    assert all(len(s.wrong_at) in (s.size, s.size + 1) for s in results.sizes)
     assert (root / "run" / "eval-task" / "addition" / "accuracy.png").stat().st_size > 0
     assert "| 4 | 7 | " + ("7 | 100.0%" if right else "0 | 0.0%") in out
 
@@ -270,9 +270,10 @@ def test_eval_task_results_say_whether_the_run_is_leaky(tmp_path):
     from grid_dsl.data.tasks import parse_task
     from model.experiments import tasks as task_eval
 
-    results = [task_eval.SizeResult(1, 2, 1, {"prompt": "1+1=", "answer": "2", "written": "2"})]
+    results = [task_eval.SizeResult(1, 2, 1, task_eval.Written("1+1=", "2", "2"))]
     task_eval.write(tmp_path / "h", results, parse_task("addition:digits=1-1"), "run", 2, 0)
     task_eval.write(tmp_path / "l", results, parse_task("addition:digits=1-1"), "run", 2, 0, "LEAKY — not an LM score")
-    assert task_eval.read(tmp_path / "h")["leaky"] is False
-    assert task_eval.read(tmp_path / "l")["label"] == "LEAKY — not an LM score"
+    assert task_eval.read(tmp_path / "h").leaky is False
+    assert task_eval.read(tmp_path / "l").label == "LEAKY — not an LM score"
+    assert task_eval.read(tmp_path / "h").sizes == tuple(results)  # accuracy 0.5 written and read back
     assert "[LEAKY — not an LM score]" in (tmp_path / "l" / "results.md").read_text()

@@ -25,29 +25,55 @@ write, or a prompt and answer longer than the run's block, is a UserError
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import attrs
 
 from grid_dsl.data.files import write_atomically, write_json_atomically
+from grid_dsl.data.records import Record, VersionedRecord
 from grid_dsl.data.tasks import Example, Task
 from grid_dsl.language.diagnostics import UserError
 
 FORMAT = "multigrid-eval-task/1"
+FILE = "results.json"
 
 
 @attrs.frozen
-class SizeResult:
+class Written(Record):
+    """One prompt, its answer and what the model wrote."""
+
+    prompt: str
+    answer: str
+    written: str
+
+
+def _accuracy(result: "SizeResult") -> float:
+    return result.correct / result.prompts if result.prompts else 0.0
+
+
+@attrs.frozen
+class SizeResult(Record):
     size: int
     prompts: int
     correct: int
-    example: dict  # one prompt, its answer and what the model wrote
-    wrong_at: tuple[float, ...] = ()  # per answer character: the share of prompts wrong there
+    example: Written
+    wrong_at: tuple[float, ...] = ()  # per answer character: the share of prompts wrong there (older files: none)
+    accuracy: float = attrs.field(default=attrs.Factory(_accuracy, takes_self=True))  # kept in the file for readers
 
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.prompts if self.prompts else 0.0
+
+@attrs.frozen
+class TaskResults(VersionedRecord):
+    """results.json: a run's exact match on a task, size by size."""
+
+    FORMAT = FORMAT
+
+    run: str
+    task: str
+    prompts_per_size: int
+    seed: int
+    leaky: bool
+    label: str  # "honest", or the LEAKY label of a run that reads leaky axes
+    sizes: tuple[SizeResult, ...]
 
 
 def check_task(task: Task, data, block_size: int, file, n: int = 1, seed: int = 0) -> None:
@@ -91,7 +117,7 @@ def evaluate(net, data, task: Task, n: int, seed: int, context_fn=None, progress
         examples = task.examples_of_size(size, n, seed)
         written = [_answer(net, data, e, context_fn) for e in examples] if context_fn else _answers(net, data, examples)
         correct = sum(w == e.answer for w, e in zip(written, examples))
-        first = {"prompt": examples[0].prompt, "answer": examples[0].answer, "written": written[0]}
+        first = Written(examples[0].prompt, examples[0].answer, written[0])
         results.append(SizeResult(size, len(examples), correct, first, wrong_at(written, [e.answer for e in examples])))
         if progress:
             progress(results[-1])
@@ -160,12 +186,9 @@ def table(results: list[SizeResult], task: Task) -> str:
 def write(out: Path, results: list[SizeResult], task: Task, run: str, n: int, seed: int, label: str = "honest") -> None:
     """`label`: "honest", or the LEAKY label of a run that reads leaky axes (oracle ones)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(out / "results.json", {
-        "format": FORMAT, "run": run, "task": task.name, "prompts_per_size": n, "seed": seed,
-        "leaky": label != "honest", "label": label,
-        "sizes": [{"size": r.size, "prompts": r.prompts, "correct": r.correct, "accuracy": r.accuracy,
-                   "wrong_at": list(r.wrong_at), "example": r.example} for r in results],
-    })
+    record = TaskResults(run=run, task=task.name, prompts_per_size=n, seed=seed, leaky=label != "honest", label=label,
+                         sizes=tuple(results))
+    write_json_atomically(out / FILE, record.to_dict())
     mark = "" if label == "honest" else f" [{label}]"
     write_atomically(out / "results.md", f"Exact match of {run} on {task.name} ({n} prompts a size, seed {seed}){mark}:\n\n"
                      + table(results, task) + "\n")
@@ -195,5 +218,10 @@ def log_tensorboard(run_dir: Path, results: list[SizeResult], task: Task) -> Non
             writer.add_scalar(f"eval_task/{task.kind}/accuracy", r.accuracy, r.size)
 
 
-def read(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+def read(out: Path) -> TaskResults:
+    """The results eval-task wrote to `out`; UserError when there are none or
+    they do not read (damaged, edited, another version)."""
+    return TaskResults.from_json_file(Path(out) / FILE, "eval-task results",
+                                      missing="run `multigrid eval-task RUN --task ...` for it first",
+                                      version_fix="run eval-task again with this version",
+                                      damage_fix="run eval-task again to write it afresh")

@@ -16,16 +16,19 @@ at each later one (eval-task's `wrong_at`, mean over sizes and seeds).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from model.experiments.tasks import read
+from grid_dsl.language.diagnostics import UserError
+from model.experiments.tasks import TaskResults, read
 
 
-def load(folders: list[str], kind: str) -> dict[str, list[dict]]:
-    """{configuration: [results.json of each seed]}, in the order found."""
-    found: dict[str, list[dict]] = {}
+def load(folders: list[str], kind: str) -> dict[str, list[TaskResults]]:
+    """{configuration: [results.json of each seed]}, in the order found
+    (a damaged one: UserError, said by main)."""
+    found: dict[str, list[TaskResults]] = {}
     for folder in folders:
         for path in sorted(Path(folder).glob(f"runs/*/seed*/eval-task/{kind}/results.json")):
             found.setdefault(path.parents[3].name, []).append(read(path.parent))
@@ -39,22 +42,22 @@ def sd(values: np.ndarray) -> np.ndarray:
     return values.std(0, ddof=1) if len(values) > 1 else np.zeros_like(values[0])
 
 
-def rate(result: dict, lo: int, hi: int) -> float:
-    sizes = [s for s in result["sizes"] if lo <= s["size"] <= hi]
-    return sum(s["correct"] for s in sizes) / max(1, sum(s["prompts"] for s in sizes))
+def rate(result: TaskResults, lo: int, hi: int) -> float:
+    sizes = [s for s in result.sizes if lo <= s.size <= hi]
+    return sum(s.correct for s in sizes) / max(1, sum(s.prompts for s in sizes))
 
 
-def wrong_shares(result: dict, lo: int, hi: int) -> tuple[float, float]:
+def wrong_shares(result: TaskResults, lo: int, hi: int) -> tuple[float, float]:
     """Share wrong at the first answer character, and the mean share at the
     later ones, over the sizes in lo..hi (each size weighted alike)."""
-    sizes = [s["wrong_at"] for s in result["sizes"] if lo <= s["size"] <= hi and s.get("wrong_at")]
+    sizes = [s.wrong_at for s in result.sizes if lo <= s.size <= hi and s.wrong_at]
     if not sizes:
-        raise SystemExit(f"{result['run']}: no wrong_at in its results (written by an older eval-task); run eval-task again")
+        raise SystemExit(f"{result.run}: no wrong_at in its results (written by an older eval-task); run eval-task again")
     later = [np.mean(w[1:]) for w in sizes if len(w) > 1]
     return float(np.mean([w[0] for w in sizes])), float(np.mean(later)) if later else float("nan")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="comparison folders (multigrid compare --out)")
     parser.add_argument("--kind", required=True, help="the task kind: addition, multiplication or dyck")
@@ -63,11 +66,15 @@ def main() -> None:
     parser.add_argument("--positions", action="store_true", help="also where answers go wrong: first character or later")
     args = parser.parse_args()
     ranges = [tuple(int(x) for x in r.split("-")) for r in args.ranges.split(",")]
-    found = load(args.folders, args.kind)
+    try:
+        found = load(args.folders, args.kind)
+    except UserError as err:  # a results.json damaged or from another version: named, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
     print("| configuration | seeds | " + " | ".join(f"exact {lo}–{hi}" for lo, hi in ranges) + " |")
     print("|---|---|" + "---|" * len(ranges))
-    leaky = {name: "LEAKY: " if any(r["leaky"] for r in results) else "" for name, results in found.items()}
+    leaky = {name: "LEAKY: " if any(r.leaky for r in results) else "" for name, results in found.items()}
     for name, results in found.items():
         cells = []
         for lo, hi in ranges:
@@ -94,10 +101,10 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(6.5, 3.8))
         for name, results in found.items():
-            sizes = [s["size"] for s in results[0]["sizes"]]
-            acc = np.array([[s["accuracy"] for s in r["sizes"]] for r in results])
+            sizes = [s.size for s in results[0].sizes]
+            acc = np.array([[s.accuracy for s in r.sizes] for r in results])
             mean, spread = acc.mean(0), sd(acc)
-            ax.plot(sizes, mean, marker="o", ms=3, label=name + (" (LEAKY)" if results[0]["leaky"] else ""))
+            ax.plot(sizes, mean, marker="o", ms=3, label=name + (" (LEAKY)" if results[0].leaky else ""))
             ax.fill_between(sizes, mean - spread, mean + spread, alpha=0.15)
         for lo, hi in ranges[1:]:
             ax.axvline(lo - 0.5, color="grey", lw=0.8, ls="--")
@@ -108,7 +115,8 @@ def main() -> None:
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
