@@ -30,8 +30,9 @@ Each round k = 1..R then:
    accepted, the model and spec stay and round_k.axes repeats the spec.
 
 Everything is in DIR: improve.json (the settings, refused when they change,
-and every decision: model/experiments/improve_state.py), round_K.axes, data/, runs/, summary.md (a table of
-every candidate: proposer, bpc of candidate and control, gain and its
+and every decision: model/experiments/improve_state.py), round_K.axes,
+data/, runs/, summary.md (a table of every candidate: proposer, bpc of
+candidate and control, gain and its
 bound, decision, reason; then each accepted axis as its declarations and a
 passage of validation text drawn as `multigrid show` draws it, so a person
 can read what the loop learnt) and TensorBoard events in DIR/tb (per-round
