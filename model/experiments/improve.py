@@ -32,11 +32,11 @@ Each round k = 1..R then:
 Everything is in DIR: improve.json (the settings, refused when they change,
 and every decision: model/experiments/improve_state.py), round_K.axes,
 data/, runs/, summary.md (a table of every candidate: proposer, bpc of
-candidate and control, gain and its
-bound, decision, reason; then each accepted axis as its declarations and a
-passage of validation text drawn as `multigrid show` draws it, so a person
-can read what the loop learnt) and TensorBoard events in DIR/tb (per-round
-bpc_joint, each candidate's gain, its rule text and the decision in TEXT).
+candidate and control, gain and its bound, decision, reason; then each
+accepted axis as its declarations and a passage of validation text drawn as
+`multigrid show` draws it, so a person can read what the loop learnt) and
+TensorBoard events in DIR/tb (per-round bpc_joint, each candidate's gain,
+its rule text and the decision in TEXT).
 Interrupted, the same command resumes: finished runs are skipped, an
 unfinished one resumes from its checkpoint, and a round is redone only from
 the first step whose result is missing.

@@ -16,7 +16,8 @@ def summary_table(rounds: tuple[Round, ...]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rounds:
         for c in r.candidates:
-            decision = r.decision(c) if r.decision(c) != "accepted" else "**accepted**"
+            decision = r.decision(c)
+            decision = f"**{decision}**" if decision == "accepted" else decision
             lines.append(f"| {r.round} | `{c.name}` | {c.proposer} | {np.mean(c.bpc):.4f} | "
                          f"{np.mean(c.control_bpc):.4f} | {c.gain:+.4f} | {c.lower:+.4f} | "
                          f"{c.prefix_checked} | {decision} |")
